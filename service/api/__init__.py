@@ -1,0 +1,43 @@
+"""Blueprints, one per capability, and the one helper every view uses to read its body."""
+import json
+
+from flask import request
+from marshmallow import ValidationError
+
+from ..errors import MalformedRequest, UnsupportedMediaType, ValidationFailed
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json():
+    """The request body as a JSON object: 415 for another content type, 400 when it does not parse."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"send the body as application/json (got {request.mimetype or 'no content type'!r})")
+    raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH is enforced here (413)
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object", errors={"_schema": ["Must be an object."]})
+    return data
+
+
+def load_body(schema, data=None):
+    """Validate the JSON body with `schema`; invalid fields become a 422 naming each one."""
+    data = read_json() if data is None else data
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        fields = ", ".join(sorted(map(str, exc.messages))) if isinstance(exc.messages, dict) else ""
+        raise ValidationFailed(f"invalid fields: {fields}" if fields else "invalid request",
+                               errors=exc.messages) from None
+
+
+def register_blueprints(app) -> None:
+    from . import classify, generate, health, models, perplexity, similarity
+    for module in (health, models, classify, perplexity, generate, similarity):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,93 @@
+"""The seam every model kind implements: load from a resolved source, warm up, describe itself."""
+import contextlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from ..observability import BATCH_SIZE, INFERENCE_DURATION
+
+
+@dataclass
+class ModelSpec:
+    """One entry of a profile's `models:` list."""
+    name: str
+    task: str
+    source: str | None = None
+    base: str | None = None          # for models built on another model (zero-shot classifiers)
+    revision: str | None = None
+    options: dict = field(default_factory=dict)
+
+
+def resolve_device(requested: str | None) -> str:
+    import torch
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} was asked for but CUDA is not available on this machine")
+    return requested
+
+
+def resolve_dtype(requested: str | None, device: str):
+    """`auto` is float32 on CPU and bfloat16 (float16 where unsupported) on CUDA."""
+    import torch
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    dtypes = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+              "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if requested not in dtypes:
+        raise ValueError(f"unknown dtype {requested!r}; use one of {sorted(dtypes)} or auto")
+    if dtypes[requested] is not torch.float32 and device == "cpu":
+        raise ValueError(f"dtype {requested} is for CUDA; on the CPU use float32")
+    return dtypes[requested]
+
+
+def batches(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class ModelWrapper(ABC):
+    """A loaded, warmed model. Subclasses add the capabilities they serve as methods."""
+
+    task: str = ""
+    capabilities: frozenset = frozenset()
+
+    def __init__(self, spec: ModelSpec, *, device: str, dtype, revision: str, source: str):
+        self.spec = spec
+        self.name = spec.name
+        self.device = device
+        self.dtype = dtype
+        self.revision = revision
+        self.source = source
+        self.max_batch_size = int(spec.options.get("max_batch_size", 8))
+        # One forward at a time per model: on a CPU, parallel forwards only fight over cores.
+        self.lock = threading.RLock()
+
+    @abstractmethod
+    def warmup(self) -> None:
+        """Run one small inference so the first request does not pay for lazy initialisation."""
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name, "task": self.task, "source": self.source, "revision": self.revision,
+            "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+            "max_batch_size": self.max_batch_size, "capabilities": sorted(self.capabilities),
+        }
+
+    @contextlib.contextmanager
+    def forward(self, batch_size: int):
+        """Hold the model, time the forward pass and record its batch size."""
+        import torch
+        with self.lock, torch.inference_mode():
+            started = time.perf_counter()
+            yield
+            INFERENCE_DURATION.labels(self.name).observe(time.perf_counter() - started)
+            BATCH_SIZE.labels(self.name).observe(batch_size)

@@ -1,0 +1,200 @@
+"""Causal language models: the log-likelihood of a continuation is the primitive behind
+perplexity, zero-shot classification and (later) extractive QA; plus text generation.
+
+Perplexity convention: the first token of the tokenized text is never predicted (nothing precedes
+it). Where the tokenizer adds a BOS token (Llama-style tokenizers do) that first token is BOS and every
+text token is predicted from it; where it adds none (GPT-2, SmolLM2) the first text token is context
+only and `token_counts` is one less than the number of text tokens.
+"""
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import ModelWrapper, batches
+
+DEFAULT_ZERO_SHOT_PROMPT = (
+    "Which of these labels describes the text best: {labels}? Answer with one of the labels.\n\nText: {text}"
+)
+CONTENT_FREE_INPUTS = ("N/A", "")
+
+
+class TextTooShort(ValueError):
+    """A text with fewer than two tokens has no token to predict."""
+
+
+@dataclass
+class PerplexityResult:
+    perplexity: float
+    nll_sum: float
+    token_count: int
+
+
+class CausalLM(ModelWrapper):
+    task = "causal-lm"
+    capabilities = frozenset({"perplexity", "generate", "zero-shot", "classify", "loglikelihood"})
+
+    def __init__(self, spec, *, model, tokenizer, **kwargs):
+        super().__init__(spec, **kwargs)
+        self.model = model
+        self.tokenizer = tokenizer
+        positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 1024)
+        self.max_length = int(spec.options.get("max_length", min(positions, 2048)))
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.use_chat_template = bool(spec.options.get("chat_template", tokenizer.chat_template is not None))
+
+    @classmethod
+    def load(cls, spec, source, device, dtype):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=None if source.local else source.revision)
+        model = AutoModelForCausalLM.from_pretrained(
+            source.path, dtype=dtype, revision=None if source.local else source.revision,
+            use_safetensors=True, trust_remote_code=False)
+        model.to(device).eval()
+        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
+                   revision=source.revision, source=source.uri)
+
+    def warmup(self) -> None:
+        self.perplexity(["Warm-up text for the model."])
+
+    # -- the primitive -------------------------------------------------------------------------
+    def encode(self, text: str, special_tokens: bool = True) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=special_tokens)["input_ids"]
+
+    def token_logprobs(self, rows: list[tuple[list[int], int]]) -> list[np.ndarray]:
+        """For each (ids, n_context) row, the log-probability of every token in ids[n_context:].
+
+        Rows are sorted by length and padded on the right, so a row's scores do not depend on the
+        rows it shares a batch with; only the positions that are predicted go through the LM head.
+        """
+        import torch
+        results: list[np.ndarray | None] = [None] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+        head = self.model.get_output_embeddings()
+        for chunk in batches(order, self.max_batch_size):
+            width = max(len(rows[i][0]) for i in chunk)
+            input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for b, i in enumerate(chunk):
+                ids = rows[i][0]
+                input_ids[b, :len(ids)] = torch.tensor(ids)
+                mask[b, :len(ids)] = 1
+            with self.forward(len(chunk)):
+                hidden = self.model.base_model(
+                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
+                for b, i in enumerate(chunk):
+                    ids, n_context = rows[i]
+                    targets = torch.tensor(ids[n_context:], device=self.device)
+                    logits = head(hidden[b, n_context - 1:len(ids) - 1]).float()
+                    logprobs = logits.log_softmax(-1).gather(-1, targets[:, None])[:, 0]
+                    results[i] = logprobs.cpu().numpy().astype(np.float64)
+        return results
+
+    # -- perplexity ------------------------------------------------------------------------------
+    def perplexity_windows(self, ids: list[int], max_length: int, stride: int) -> list[tuple[list[int], int]]:
+        """Overlapping windows in which every token after the first is predicted exactly once.
+
+        Window k starts at k*stride; it predicts the tokens the previous window did not reach, each
+        from all the window's tokens before it (at least max_length - stride of context).
+        """
+        rows, predicted_until = [], 1
+        for begin in range(0, len(ids), stride):
+            end = min(begin + max_length, len(ids))
+            if end > predicted_until:
+                rows.append((ids[begin:end], predicted_until - begin))
+                predicted_until = end
+            if end == len(ids):
+                break
+        return rows
+
+    def perplexity(self, texts: list[str], max_length: int | None = None, stride: int | None = None):
+        max_length = max_length or self.max_length
+        stride = stride or max(1, max_length // 2)
+        rows, owner = [], []
+        for index, text in enumerate(texts):
+            ids = self.encode(text)
+            if len(ids) < 2:
+                raise TextTooShort(f"inputs[{index}] has {len(ids)} token(s); perplexity needs at least 2")
+            windows = self.perplexity_windows(ids, max_length, stride)
+            rows.extend(windows)
+            owner.extend([index] * len(windows))
+        nll = [0.0] * len(texts)
+        counts = [0] * len(texts)
+        for index, logprobs in zip(owner, self.token_logprobs(rows)):
+            nll[index] -= float(logprobs.sum())
+            counts[index] += len(logprobs)
+        return [PerplexityResult(math.exp(n / c), n, c) for n, c in zip(nll, counts)], max_length, stride
+
+    # -- zero-shot classification -----------------------------------------------------------------
+    def build_prompt(self, instruction: str) -> str:
+        if self.use_chat_template:
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": instruction}], tokenize=False, add_generation_prompt=True)
+        return instruction + "\n"
+
+    def label_loglikelihoods(self, prompts: list[str], continuations: list[str]) -> np.ndarray:
+        """Sum of log-probabilities of each continuation after each prompt: [prompts, continuations]."""
+        rows = []
+        for prompt in prompts:
+            prompt_ids = self.encode(prompt, special_tokens=not self.use_chat_template)
+            for continuation in continuations:
+                rows.append((prompt_ids + self.encode(continuation, special_tokens=False), len(prompt_ids)))
+        sums = [float(lp.sum()) for lp in self.token_logprobs(rows)]
+        return np.array(sums).reshape(len(prompts), len(continuations))
+
+    def zero_shot(self, texts, labels, *, prompt_template=None, hypothesis_template="{}", calibration=None):
+        """Score each label as the continuation of a prompt; calibrate; softmax over labels.
+
+        Contextual calibration: the label scores the model gives content-free inputs ("N/A", "") are
+        subtracted, which removes the model's prior for a label regardless of the text.
+        """
+        template = prompt_template or DEFAULT_ZERO_SHOT_PROMPT
+        label_list = ", ".join(labels)
+        continuations = [hypothesis_template.format(label) for label in labels]
+        prompts = [self.build_prompt(template.format(text=t, labels=label_list)) for t in texts]
+        scores = self.label_loglikelihoods(prompts, continuations)
+        if calibration is None:
+            calibration = self.calibration(template, labels, hypothesis_template)
+        calibrated = scores - calibration
+        calibrated -= calibrated.max(axis=1, keepdims=True)
+        probs = np.exp(calibrated)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def calibration(self, template, labels, hypothesis_template="{}") -> np.ndarray:
+        label_list = ", ".join(labels)
+        continuations = [hypothesis_template.format(label) for label in labels]
+        prompts = [self.build_prompt(template.format(text=t, labels=label_list)) for t in CONTENT_FREE_INPUTS]
+        return self.label_loglikelihoods(prompts, continuations).mean(axis=0)
+
+    def classify(self, texts, *, candidate_labels=None, hypothesis_template=None, **_):
+        probs = self.zero_shot(texts, candidate_labels, hypothesis_template=hypothesis_template or "{}")
+        return [dict(zip(candidate_labels, row.tolist())) for row in probs]
+
+    # -- generation -------------------------------------------------------------------------------
+    def generate(self, *, prompt=None, messages=None, max_new_tokens=64, temperature=0.0, top_p=1.0, seed=None):
+        import torch
+        from transformers import GenerationConfig
+        if messages is not None:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            ids = self.encode(text, special_tokens=False)
+        else:
+            ids = self.encode(prompt)
+        seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+        sample = temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature if sample else None,
+            top_p=top_p if sample else None, top_k=None, pad_token_id=self.pad_id,
+            eos_token_id=self.tokenizer.eos_token_id)
+        input_ids = torch.tensor([ids], device=self.device)
+        with self.forward(1):
+            torch.manual_seed(seed)  # under the model lock, so concurrent requests cannot interleave
+            output = self.model.generate(
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=config)
+        completion = output[0, len(ids):].tolist()
+        stopped = bool(completion) and completion[-1] == self.tokenizer.eos_token_id
+        return {
+            "text": self.tokenizer.decode(completion, skip_special_tokens=True),
+            "prompt_tokens": len(ids), "completion_tokens": len(completion),
+            "finish_reason": "stop" if stopped else "length", "seed": seed,
+        }

@@ -1,0 +1,63 @@
+"""Sentence embeddings: mean-pooled over the attention mask, L2-normalised (all-MiniLM-L6-v2's recipe)."""
+import json
+import os
+
+import torch
+
+from .base import ModelWrapper, batches
+
+
+class Embedder(ModelWrapper):
+    task = "embeddings"
+    capabilities = frozenset({"embed", "similarity"})
+
+    def __init__(self, spec, *, model, tokenizer, max_seq_length, **kwargs):
+        super().__init__(spec, **kwargs)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_seq_length = max_seq_length
+
+    @classmethod
+    def load(cls, spec, source, device, dtype):
+        from transformers import AutoModel, AutoTokenizer
+        revision = None if source.local else source.revision
+        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=revision)
+        model = AutoModel.from_pretrained(
+            source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
+        model.to(device).eval()
+        max_seq_length = spec.options.get("max_seq_length") or _sentence_transformers_max_length(source.path)
+        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
+                   max_seq_length=max_seq_length or tokenizer.model_max_length,
+                   revision=source.revision, source=source.uri)
+
+    def warmup(self) -> None:
+        self.embed(["Warm-up text."])
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """Normalised embeddings, one row per text, in input order."""
+        out = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for chunk in batches(order, self.max_batch_size):
+            encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
+                                     max_length=self.max_seq_length, return_tensors="pt").to(self.device)
+            with self.forward(len(chunk)):
+                hidden = self.model(**encoded).last_hidden_state.float()
+                mask = encoded["attention_mask"].unsqueeze(-1).float()
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                normalised = torch.nn.functional.normalize(pooled, dim=-1).cpu()
+            for row, i in zip(normalised, chunk):
+                out[i] = row
+        return torch.stack(out)
+
+    def similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
+        unique = list(dict.fromkeys(text for pair in pairs for text in pair))
+        vectors = dict(zip(unique, self.embed(unique)))
+        return [float(vectors[a] @ vectors[b]) for a, b in pairs]
+
+
+def _sentence_transformers_max_length(path: str) -> int | None:
+    config = os.path.join(path, "sentence_bert_config.json")
+    if os.path.isfile(config):
+        with open(config) as fh:
+            return json.load(fh).get("max_seq_length")
+    return None

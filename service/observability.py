@@ -1,0 +1,103 @@
+"""Prometheus metrics (module-level, base units) and structured JSON request logs.
+
+Under gunicorn PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py) before this module is imported,
+so every worker writes its own files and /metrics sums them.
+"""
+import json
+import logging
+import os
+import time
+import uuid
+
+from flask import Blueprint, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
+)
+from prometheus_client import REGISTRY
+
+bp = Blueprint("observability", __name__)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+REQUESTS = Counter("aiqa_requests_total", "HTTP requests answered.", ["endpoint", "code"])
+REQUEST_DURATION = Histogram(
+    "aiqa_request_duration_seconds", "Time to answer an HTTP request.", ["endpoint"], buckets=LATENCY_BUCKETS)
+INFERENCE_DURATION = Histogram(
+    "aiqa_inference_duration_seconds", "Time of one model forward (one batch).", ["model"], buckets=LATENCY_BUCKETS)
+QUEUE_DURATION = Histogram(
+    "aiqa_queue_duration_seconds", "Time a request waited before its batch ran.", ["model"], buckets=LATENCY_BUCKETS)
+BATCH_SIZE = Histogram(
+    "aiqa_batch_size", "Items in one forward pass.", ["model"], buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+QUEUE_DEPTH = Gauge("aiqa_queue_depth", "Items waiting for a model.", ["model"], multiprocess_mode="livesum")
+MODEL_LOADED = Gauge(
+    "aiqa_model_loaded", "1 when the model is loaded and warmed.", ["model", "device"], multiprocess_mode="livemax")
+METRIC_COMPUTATIONS = Counter("aiqa_metric_computations_total", "Metric computations.", ["metric"])
+
+log = logging.getLogger("aiqa.access")
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line; extra fields passed with `extra={"fields": {...}}`."""
+
+    def format(self, record):
+        entry = {
+            "ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JSONFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JSONFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _endpoint_label() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
+def _start_request():
+    g.started = time.perf_counter()
+    incoming = request.headers.get("X-Request-ID", "")
+    # Echo a caller's id only when it is short and printable, so logs cannot be forged.
+    g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+
+
+def _finish_request(response):
+    endpoint = _endpoint_label()
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    REQUESTS.labels(endpoint, str(response.status_code)).inc()
+    REQUEST_DURATION.labels(endpoint).observe(elapsed)
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    fields = {
+        "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+        "endpoint": endpoint, "status": response.status_code, "duration_s": round(elapsed, 4),
+    }
+    log.info("request", extra={"fields": fields})
+    return response
+
+
+@bp.get("/metrics")
+def metrics():
+    """Expose Prometheus metrics, summed over workers under gunicorn."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app) -> None:
+    configure_logging(app.config["LOG_LEVEL"])
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.register_blueprint(bp)
