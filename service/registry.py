@@ -6,11 +6,13 @@ model that fails to load is kept with its reason; the others serve.
 """
 import importlib.resources
 import logging
+import os
 import threading
 import time
 
 import yaml
 
+from .batching import BatchSettings
 from .errors import ModelNotFound, ModelUnavailable, WrongTask
 from .models import DERIVED, LOADERS, ModelSpec, resolve_device, resolve_dtype
 from .models.sources import resolve
@@ -110,6 +112,11 @@ class ModelRegistry:
         threads = self.config.get("TORCH_THREADS") or 0
         if threads:
             torch.set_num_threads(threads)
+        if self.config.get("DETERMINISTIC"):
+            # cuBLAS needs this before its first call to be deterministic.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.manual_seed(0)
         try:
             # Models with weights first; derived ones need their base loaded.
             for slot in sorted(self.slots.values(), key=lambda s: s.spec.task in DERIVED):
@@ -130,10 +137,14 @@ class ModelRegistry:
                 model = DERIVED[spec.task].load(spec, base.model)
             else:
                 device = resolve_device(self.config.get("DEVICE") or spec.options.get("device"))
-                dtype = resolve_dtype(spec.options.get("dtype"), device)
+                requested_dtype = "float32" if self.config.get("DETERMINISTIC") else spec.options.get("dtype")
+                dtype = resolve_dtype(requested_dtype, device)
                 source = resolve(spec.source or "", self.config["CACHE_DIR"], spec.revision)
                 model = LOADERS[spec.task].load(spec, source, device, dtype)
             model.warmup()
+            # After warm-up, so a short request timeout cannot fail the warm-up itself.
+            if spec.task not in DERIVED:
+                model.configure_batching(self.batch_settings(spec))
         except Exception as exc:  # a model that fails must not take the others down
             slot.state, slot.error = FAILED, f"{type(exc).__name__}: {exc}"
             log.error("model failed to load", extra={"fields": {"model": spec.name, "error": slot.error}})
@@ -143,6 +154,15 @@ class ModelRegistry:
         MODEL_LOADED.labels(spec.name, model.device).set(1)
         log.info("model ready", extra={"fields": {"model": spec.name, "device": model.device,
                                                   "seconds": round(slot.load_seconds, 3)}})
+
+    def batch_settings(self, spec: ModelSpec) -> BatchSettings:
+        options, config = spec.options, self.config
+        return BatchSettings(
+            max_batch_size=int(options.get("max_batch_size", 8)),
+            max_wait_ms=float(options.get("max_wait_ms", config["MAX_WAIT_MS"])),
+            max_queue=int(options.get("max_queue", config["MAX_QUEUE"])),
+            timeout_s=float(config["REQUEST_TIMEOUT_S"]),
+            merge=bool(config["BATCHING"]) and not config["DETERMINISTIC"])
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until loading has finished (for tests and scripts); True when it did."""

@@ -4,7 +4,7 @@ A field that is invalid raises a ValidationError (422, with per-field messages);
 MAX_ITEMS raises PayloadTooLarge (413) so callers know to split the request rather than fix it.
 """
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .errors import PayloadTooLarge
 
@@ -93,7 +93,7 @@ class ClassifySchema(RequestSchema):
         fields.String(validate=validate.Length(min=1, max=200)), validate=validate.Length(min=2, max=32))
     hypothesis_template = fields.String(validate=[
         validate.Length(min=2, max=500),
-        validate.Regexp(r".*\{\}.*", error="Must contain {} where the label goes.")])
+        validate.Regexp(r".*\{\}.*", error="Must contain {{}} where the label goes.")])
     top_k = fields.Integer(validate=validate.Range(min=1))
 
     @validates_schema
@@ -150,3 +150,149 @@ classify_schema = ClassifySchema()
 perplexity_schema = PerplexitySchema()
 generate_schema = GenerateSchema()
 similarity_schema = SimilaritySchema()
+
+
+class Swaps(fields.Field):
+    """"gender", or rows of interchangeable terms: one column per group, the same columns in every row."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == "gender":
+            return value
+        if not isinstance(value, list) or not 1 <= len(value) <= 200:
+            raise ValidationError('Must be "gender" or a list of 1 to 200 rows of terms.')
+        errors = {index: message for index, row in enumerate(value) if (message := _swap_row_error(row))}
+        if errors:
+            raise ValidationError(errors)
+        if len({len(row) for row in value}) != 1:
+            raise ValidationError("Every row must have one term per group: the same number of terms.")
+        return [[term.strip() for term in row] for row in value]
+
+
+def _swap_row_error(row) -> list | None:
+    if not isinstance(row, list) or not 2 <= len(row) <= 8:
+        return ["Must be a list of 2 to 8 terms, one per group."]
+    if not all(isinstance(t, str) and t.strip() and len(t) <= 100 for t in row):
+        return ["Terms must be non-empty strings of at most 100 characters."]
+    if len({t.strip().lower() for t in row}) != len(row):
+        return ["Terms within a row must differ."]
+    return None
+
+
+class CounterfactualSchema(ClassifySchema):
+    class Meta:
+        unknown = RAISE
+        exclude = ("top_k",)
+
+    swaps = Swaps(load_default="gender")
+    label = fields.String(validate=validate.Length(min=1, max=200))
+    permutations = fields.Integer(load_default=10_000, validate=validate.Range(min=99, max=100_000))
+    seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**32 - 1))
+
+
+counterfactual_schema = CounterfactualSchema()
+
+
+class QAPairSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    question = Text(required=True)
+    context = Text(required=True)
+
+
+qa_pair_schema = QAPairSchema()
+
+
+class QAPairs(fields.Field):
+    """A non-empty list of {question, context} objects; deserialised to (question, context) pairs."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not value:
+            raise ValidationError("Must be a non-empty list of {question, context} objects.")
+        check_batch(value, attr)
+        errors, pairs = {}, []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                errors[index] = ["Must be an object with question and context."]
+                continue
+            try:
+                loaded = qa_pair_schema.load(item)
+                pairs.append((loaded["question"], loaded["context"]))
+            except ValidationError as exc:
+                errors[index] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return pairs
+
+
+class QASchema(RequestSchema):
+    """question + context (each a string, or lists paired in order, or many questions on one
+    context, as the transformers pipeline took them), or inputs: [{question, context}, ...]."""
+    question = Texts()
+    context = Texts()
+    inputs = QAPairs()
+    top_k = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
+    max_answer_len = fields.Integer(validate=validate.Range(min=1, max=512))
+    handle_impossible_answer = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def one_form(self, data, **kwargs):
+        if ("inputs" in data) == ("question" in data or "context" in data):
+            raise ValidationError("Give question and context, or inputs; not both.", "inputs")
+        for name in ("question", "context"):
+            if "inputs" not in data and name not in data:
+                raise ValidationError("Missing data for required field.", name)
+        questions, contexts = data.get("question", []), data.get("context", [])
+        if len(contexts) > 1 and len(questions) != len(contexts):
+            raise ValidationError(
+                f"{len(questions)} questions for {len(contexts)} contexts: give one context, or one per question.",
+                "context")
+
+    @post_load
+    def pairs(self, data, **kwargs):
+        data["from_inputs"] = "inputs" in data  # where a model's complaint about one input is reported
+        if "inputs" not in data:
+            contexts = data["context"] * len(data["question"]) if len(data["context"]) == 1 else data["context"]
+            data["inputs"] = list(zip(data.pop("question"), contexts))
+            data.pop("context")
+        return data
+
+
+class NERSchema(RequestSchema):
+    inputs = Texts(required=True)
+    aggregation = fields.String(load_default="simple",
+                                validate=validate.OneOf(["none", "simple", "first", "average", "max"]))
+    word_labels = fields.Boolean(load_default=False)
+
+
+qa_schema = QASchema()
+ner_schema = NERSchema()
+
+
+def _at_most(setting: str):
+    """A validator for an upper bound read from the app's config at request time."""
+    def check(value):
+        if value > _limit(setting):
+            raise ValidationError(f"Must be at most {_limit(setting)}.")
+    return check
+
+
+def _image_side(value):
+    if value % 8:
+        raise ValidationError("Must be a multiple of 8.")
+    _at_most("MAX_IMAGE_SIZE")(value)
+
+
+class ImageSchema(RequestSchema):
+    """Fields left out take the model's defaults (GET /v1/models lists them)."""
+    prompt = Text(required=True)
+    negative_prompt = Text()
+    width = fields.Integer(validate=[validate.Range(min=64), _image_side])
+    height = fields.Integer(validate=[validate.Range(min=64), _image_side])
+    steps = fields.Integer(validate=[validate.Range(min=1), _at_most("MAX_IMAGE_STEPS")])
+    guidance_scale = fields.Float(validate=validate.Range(min=0.0, max=50.0), allow_nan=False)
+    seed = fields.Integer(validate=validate.Range(min=0, max=2**32 - 1))
+    num_images = fields.Integer(load_default=1, validate=[validate.Range(min=1), _at_most("MAX_IMAGES")])
+
+
+image_schema = ImageSchema()

@@ -5,6 +5,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from ..batching import Batcher, BatchSettings
 from ..observability import BATCH_SIZE, INFERENCE_DURATION
 
 
@@ -46,6 +47,11 @@ def resolve_dtype(requested: str | None, device: str):
     return dtypes[requested]
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+    return isinstance(exc, torch.OutOfMemoryError)
+
+
 def batches(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -67,6 +73,22 @@ class ModelWrapper(ABC):
         self.max_batch_size = int(spec.options.get("max_batch_size", 8))
         # One forward at a time per model: on a CPU, parallel forwards only fight over cores.
         self.lock = threading.RLock()
+        self.batch_settings = BatchSettings(max_batch_size=self.max_batch_size)
+        self._batchers: dict[str, Batcher] = {}
+        self._batchers_lock = threading.Lock()
+
+    def configure_batching(self, settings: BatchSettings) -> None:
+        """Apply settings in place: batchers made during warm-up hold this same object."""
+        vars(self.batch_settings).update(vars(settings))
+        self.max_batch_size = settings.max_batch_size
+
+    def batched(self, kind: str, fn, payloads: list, length=len) -> list:
+        """Run fn over payloads through this model's `kind` batcher, merged with concurrent requests."""
+        with self._batchers_lock:
+            batcher = self._batchers.get(kind)
+            if batcher is None:
+                batcher = self._batchers[kind] = Batcher(self.name, fn, self.batch_settings, length, is_out_of_memory)
+        return batcher.submit(payloads)
 
     @abstractmethod
     def warmup(self) -> None:

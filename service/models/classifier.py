@@ -35,6 +35,9 @@ class SequenceClassifier(ModelWrapper):
         return {**super().describe(), "labels": self.labels}
 
     def classify(self, texts, **_):
+        return self.batched("classify", self._classify_batch, texts)
+
+    def _classify_batch(self, texts):
         results = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for chunk in batches(order, self.max_batch_size):

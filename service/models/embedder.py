@@ -35,6 +35,9 @@ class Embedder(ModelWrapper):
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Normalised embeddings, one row per text, in input order."""
+        return torch.stack(self.batched("embed", self._embed_batch, texts))
+
+    def _embed_batch(self, texts: list[str]) -> list[torch.Tensor]:
         out = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for chunk in batches(order, self.max_batch_size):
@@ -47,7 +50,7 @@ class Embedder(ModelWrapper):
                 normalised = torch.nn.functional.normalize(pooled, dim=-1).cpu()
             for row, i in zip(normalised, chunk):
                 out[i] = row
-        return torch.stack(out)
+        return out
 
     def similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         unique = list(dict.fromkeys(text for pair in pairs for text in pair))

@@ -6,14 +6,14 @@ A source is written as a URI in the profile:
     hub:distilbert-base-uncased-finetuned-sst-2-english    (cached by transformers; needs internet once)
 GGUF files are converted once to safetensors in the cache directory and loaded from there afterwards.
 """
+import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
-import json
 import logging
 import os
-import shutil
-import tempfile
+import subprocess
+import sys
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -85,38 +85,25 @@ def resolve(uri: str, cache_dir: str, revision: str | None = None) -> ResolvedSo
 
 
 def convert_gguf(gguf_path: str, cache_dir: str) -> str:
-    """Convert a GGUF file to a safetensors folder once; later loads take the folder (~0.2 s vs ~16 s)."""
+    """Convert a GGUF file to a safetensors folder once; later loads take the folder (~0.2 s vs ~16 s).
+
+    The conversion runs in a child process: it is CPU-bound Python that would hold the GIL and
+    starve the worker's request threads (/livez, /readyz) for its whole duration. A file lock makes
+    workers that start together convert once.
+    """
     stat = os.stat(gguf_path)
     key = hashlib.sha256(f"{os.path.realpath(gguf_path)}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:16]
     target = os.path.join(cache_dir, "gguf", f"{os.path.basename(gguf_path)[:-5]}-{key}")
-    if os.path.exists(os.path.join(target, "aiqa-converted.json")):
+    marker = os.path.join(target, "aiqa-converted.json")
+    if os.path.exists(marker):
         return target
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    log.info("converting GGUF to safetensors", extra={"fields": {"gguf": gguf_path, "target": target}})
-    folder, name = os.path.split(gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-    # A GGUF-loaded model refuses save_pretrained; rebuild it from a clean config and copy the
-    # de-quantized weights over.
-    config_dict = quantized.config.to_dict()
-    config_dict.pop("quantization_config", None)
-    config = type(quantized.config).from_dict(config_dict)
-    model = type(quantized)(config)
-    model.load_state_dict(quantized.state_dict())
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    staging = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".convert-")
-    try:
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        with open(os.path.join(staging, "aiqa-converted.json"), "w") as fh:
-            json.dump({"gguf": gguf_path, "size": stat.st_size}, fh)
-        try:
-            os.rename(staging, target)  # atomic: two workers converting at once both end well
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with open(target + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(marker):
+            log.info("converting GGUF to safetensors", extra={"fields": {"gguf": gguf_path, "target": target}})
+            done = subprocess.run([sys.executable, "-m", "service.models.gguf_convert", gguf_path, target],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SourceError(f"converting {gguf_path} failed: {done.stderr.strip()[-500:]}")
     return target

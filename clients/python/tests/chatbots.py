@@ -1,0 +1,105 @@
+"""Small HTTP servers for the tests: chatbots (a weak one and a well-behaved one) and a scripted server.
+
+The weak chatbot does what a badly guarded bot does: it tells anyone its instructions (so the canary
+in its system prompt leaks), complies with any request, and hires men but not women.
+"""
+import re
+import threading
+import time
+
+from flask import Flask, jsonify, request
+from werkzeug.serving import make_server
+
+MALE = re.compile(r"\b(he|him|his|man|mr\.?|james|robert|michael)\b", re.IGNORECASE)
+CAPITAL = "Paris is the capital of France."
+
+
+def weak_reply(message: str, system: str) -> str:
+    text = message.lower()
+    if "capital" in text and "france" in text:
+        return CAPITAL
+    if "hire" in text:
+        return "Yes, hire him. Score: 9/10" if MALE.search(message) else "No, do not hire her. Score: 3/10"
+    return f"Sure! Here is everything I was told: {system}"
+
+
+def good_reply(message: str, system: str) -> str:
+    text = message.lower()
+    if "capital" in text and "france" in text:
+        return CAPITAL
+    if "hire" in text:
+        return "Yes, the candidate should be hired. Score: 8/10"
+    return "I'm sorry, but I can't help with that."
+
+
+def chatbot_app(kind: str) -> Flask:
+    """POST /chat {"message", "system"} -> {"reply": {"text"}}; POST /v1/chat/completions (OpenAI)."""
+    reply = weak_reply if kind == "weak" else good_reply
+    app = Flask(f"{kind}-bot")
+    app.config["calls"] = []
+
+    @app.post("/chat")
+    def chat():
+        body = request.get_json()
+        app.config["calls"].append(body)
+        return jsonify(reply={"text": reply(body["message"], body.get("system", ""))})
+
+    @app.post("/v1/chat/completions")
+    def completions():
+        body = request.get_json()
+        app.config["calls"].append(body)
+        system = " ".join(m["content"] for m in body["messages"] if m["role"] == "system")
+        user = body["messages"][-1]["content"]
+        return jsonify(choices=[{"index": 0, "message": {"role": "assistant", "content": reply(user, system)}}],
+                       model=body["model"])
+
+    return app
+
+
+def scripted_app(answers: list) -> Flask:
+    """Answers request n with answers[n] = (status, headers, JSON body); records when each arrived."""
+    app = Flask("scripted")
+    app.config["arrivals"] = []
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
+    @app.route("/<path:path>", methods=["GET", "POST"])
+    def answer(path):
+        if path == "slow":
+            time.sleep(1)  # longer than the client timeout of the test that calls it
+        app.config["arrivals"].append((time.monotonic(), request.method, "/" + path))
+        status, headers, body = answers[min(len(app.config["arrivals"]), len(answers)) - 1]
+        response = jsonify(body)
+        response.status_code = status
+        if status >= 400:
+            response.mimetype = "application/problem+json"
+        response.headers.update(headers)
+        return response
+
+    return app
+
+
+class ThreadedServer:
+    """A werkzeug server on a free 127.0.0.1 port in a daemon thread."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()
+
+    @property
+    def calls(self) -> list:
+        return self.app.config.get("calls", [])
+
+    @property
+    def arrivals(self) -> list:
+        return self.app.config.get("arrivals", [])

@@ -1,0 +1,159 @@
+"""Threshold semantics, dry runs and exit codes of `aiqa run`, with scripted targets on 127.0.0.1."""
+import json
+
+import pytest
+
+from aiqa_client.runner import SuiteError, load_suite
+from suites import http_target, junit, run_aiqa, write_suite
+
+
+def replies(*texts):
+    return [(200, {}, {"reply": {"text": text}}) for text in texts]
+
+
+def capital_case(**extra) -> dict:
+    return {"id": "capital", "type": "functional", "prompt": "Capital of France?", "expect": [{"contains": "Paris"}],
+            **extra}
+
+
+@pytest.mark.parametrize("min_pass_fraction, expected", [(0.6, 0), (0.7, 1)])
+def test_repeats_pass_when_enough_attempts_pass(tmp_path, scripted, min_pass_fraction, expected):
+    bot = scripted(replies("Paris.", "London.", "Paris!"))
+    suite = {"target": http_target(bot), "cases": [capital_case(repeats=3, min_pass_fraction=min_pass_fraction)]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == expected
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert [a["passed"] for a in report["cases"][0]["attempts"]] == [True, False, True]
+    assert report["cases"][0]["pass_fraction"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("pass_rate, required, expected", [(0.5, False, 0), (0.6, False, 1), (0.5, True, 1)])
+def test_the_suite_pass_rate_and_required_cases(tmp_path, scripted, pass_rate, required, expected):
+    bot = scripted(replies("Paris."))
+    cases = [capital_case(), {"id": "rome", "type": "functional", "prompt": "Capital of Italy?",
+                              "expect": [{"equals": "Rome"}], "required": required}]
+    suite = {"target": http_target(bot), "thresholds": {"pass_rate": pass_rate}, "cases": cases}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == expected
+    assert junit(tmp_path)["cases"] == {"capital": "passed", "rome": "failed"}
+
+
+def test_defaults_apply_to_every_case(tmp_path, scripted):
+    bot = scripted(replies("London.", "Paris."))
+    suite = {"target": http_target(bot), "defaults": {"repeats": 2, "min_pass_fraction": 0.5},
+             "cases": [capital_case()]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == 0
+    assert len(bot.arrivals) == 2
+
+
+def test_a_rouge_check_errors_when_the_service_has_no_metrics_endpoint(tmp_path, scripted):
+    bot = scripted(replies("Paris is the capital."))
+    service = scripted([(404, {}, {"type": "urn:aiqa:problem:not-found", "status": 404, "detail": "no route"})])
+    case = capital_case(expect=[{"rouge": {"reference": "The capital is Paris.", "min": 0.5}}])
+    suite = {"target": http_target(bot), "service": service.url, "cases": [case]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == 1
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert report["cases"][0]["status"] == "error"
+    assert "/v1/metrics/rouge" in report["cases"][0]["message"]
+    assert junit(tmp_path)["errors"] == "1"
+
+
+def test_a_target_answering_errors_makes_the_case_an_error(tmp_path, scripted):
+    bot = scripted([(500, {}, {"detail": "boom"})])
+    suite = {"target": http_target(bot), "cases": [capital_case()]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == 1
+    assert junit(tmp_path)["cases"] == {"capital": "error"}
+
+
+def test_an_unreachable_target_exits_2_and_says_so(tmp_path, capsys):
+    target = {"type": "http", "url": "http://127.0.0.1:9/chat", "reply_path": "reply", "timeout": 5}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, {"target": target, "cases": [capital_case()]})) == 2
+    assert "target http://127.0.0.1:9/chat is unreachable" in capsys.readouterr().err
+
+
+def test_an_unreachable_scoring_service_exits_2_and_says_so(tmp_path, scripted, capsys):
+    bot = scripted(replies("Paris."))
+    case = capital_case(expect=[{"similarity": {"reference": "Paris", "min": 0.5}}])
+    suite = {"target": http_target(bot), "service": "http://127.0.0.1:9", "cases": [case]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == 2
+    assert "scoring service http://127.0.0.1:9 is unreachable" in capsys.readouterr().err
+
+
+def test_a_broken_suite_file_exits_2_naming_the_problem(tmp_path, capsys):
+    path = write_suite(tmp_path, {"target": {"type": "http", "url": "http://x", "reply_path": "r"},
+                                  "cases": [capital_case(expect=[{"containz": "Paris"}])]})
+    assert run_aiqa(tmp_path, path) == 2
+    assert "cases[0].expect[0]: unknown check 'containz'" in capsys.readouterr().err
+    assert run_aiqa(tmp_path, str(tmp_path / "missing.yaml")) == 2
+
+
+def test_dry_run_counts_calls_and_makes_none(tmp_path, scripted, capsys):
+    bot = scripted(replies("Paris."))
+    cases = [capital_case(repeats=3),
+             {"id": "same", "type": "consistency", "prompts": ["a?", "b?"], "repeats": 2, "min_similarity": 0.5},
+             {"id": "inj", "type": "adversarial", "pack": "prompt-injection", "limit": 4}]
+    suite = {"target": http_target(bot, seconds_per_call=2), "service": "http://127.0.0.1:9", "cases": cases}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite), "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "3 cases, 11 calls to the target" in out and "up to 1 calls to the scoring service" in out
+    assert "estimated 22 s" in out and bot.arrivals == []
+
+
+def test_without_dry_run_the_estimate_comes_first(tmp_path, scripted, capsys):
+    bot = scripted(replies("Paris."))
+    assert run_aiqa(tmp_path, write_suite(tmp_path, {"target": http_target(bot), "cases": [capital_case()]})) == 0
+    out = capsys.readouterr().out
+    assert out.index("1 calls to the target") < out.index("PASSED: 1/1 cases passed")
+
+
+BROKEN = [
+    ({"target": None, "cases": []}, "missing required key 'target'"),
+    ({"target": {"type": "telnet", "url": "x"}, "cases": []}, "unknown target type 'telnet'"),
+    ({"target": {"type": "http", "url": "x", "reply_path": "r", "body": {"q": "hi"}}, "cases": [{}]},
+     "must contain {message}"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p", "expect": [{"regex": "("}]}]}, "invalid regular"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p", "expect": []}]}, "at least one check"),
+    ({"cases": [{"id": "a", "type": "weird"}]}, "unknown case type 'weird'"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p", "expect": [{"contains": "x"}], "repeat": 2}]},
+     "unknown key(s) 'repeat'"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p", "expect": [{"contains": "x"}]}] * 2},
+     "ids must be unique"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p", "min_pass_fraction": 2,
+                 "expect": [{"contains": "x"}]}]}, "between 0 and 1"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p", "expect": [{"similarity": {"min": 0.5}}]}]},
+     "missing required key 'reference'"),
+    ({"cases": [{"id": "a", "type": "functional", "prompt": "p",
+                 "expect": [{"similarity": {"reference": "r", "min": 0.5}}]}]}, "needs the aiqa scoring service"),
+    ({"cases": [{"id": "a", "type": "adversarial", "pack": "nope"}]}, "no shipped pack named 'nope'"),
+    ({"cases": [{"id": "a", "type": "bias", "template": "{name} x", "groups": {"a": {"name": "A"}},
+                 "decision": {"patterns": {"y": "yes"}}}]}, "at least two groups"),
+    ({"cases": [{"id": "a", "type": "bias", "template": "{name} x", "groups": {"a": {"nom": "A"}, "b": {"name": "B"}},
+                 "decision": {"patterns": {"y": "yes"}}}]}, "no value for placeholder(s) ['name']"),
+    ({"cases": [{"id": "a", "type": "bias", "template": "{subject} x"}]}, "give a decision, a score, or both"),
+    ({"cases": [{"id": "a", "type": "consistency", "prompts": ["one"], "min_similarity": 0.5}]},
+     "needs at least two replies"),
+    ({"target": {"type": "http", "url": "${AIQA_TEST_UNSET_VARIABLE}", "reply_path": "r"}, "cases": []},
+     "AIQA_TEST_UNSET_VARIABLE is not set"),
+]
+
+
+@pytest.mark.parametrize("suite, message", BROKEN)
+def test_suite_errors_name_the_path(tmp_path, suite, message):
+    suite = {"target": {"type": "http", "url": "http://127.0.0.1:9/chat", "reply_path": "r"}, **suite}
+    suite = {key: value for key, value in suite.items() if value is not None}
+    with pytest.raises(SuiteError) as info:
+        load_suite(write_suite(tmp_path, suite))
+    assert message in str(info.value)
+
+
+def test_a_canary_needs_a_system_placeholder(tmp_path):
+    target = {"type": "http", "url": "http://127.0.0.1:9/chat", "reply_path": "r", "body": {"m": "{message}"}}
+    suite = {"target": target, "cases": [{"id": "a", "type": "adversarial", "pack": "prompt-injection"}]}
+    with pytest.raises(SuiteError, match="no {system} placeholder"):
+        load_suite(write_suite(tmp_path, suite))
+
+
+def test_env_defaults_expand(tmp_path, monkeypatch):
+    target = {"type": "http", "url": "${AIQA_TEST_BOT:-http://127.0.0.1:9}/chat", "reply_path": "r"}
+    suite = {"target": target, "cases": [capital_case()]}
+    assert load_suite(write_suite(tmp_path, suite)).target.url == "http://127.0.0.1:9/chat"
+    monkeypatch.setenv("AIQA_TEST_BOT", "http://bot")
+    assert load_suite(write_suite(tmp_path, suite)).target.url == "http://bot/chat"

@@ -1,0 +1,72 @@
+"""The API's contract where its users look: /openapi.yaml, and /docs to browse it with Swagger UI.
+
+Swagger UI's files come from the flask-swagger-ui package (Swagger UI 5, which reads OpenAPI 3.1),
+served by the service itself: the page works offline and loads nothing from a CDN.
+"""
+import importlib.resources
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template_string, send_file
+
+from ..errors import NotFound
+
+bp = Blueprint("docs", __name__)
+
+# The files the page loads; anything else under /docs/ is a 404, so no other file of the package is exposed.
+ASSETS = {
+    "swagger-ui.css": "text/css", "index.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript", "swagger-ui-standalone-preset.js": "text/javascript",
+    "favicon-32x32.png": "image/png", "favicon-16x16.png": "image/png",
+}
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <title>aiqa API</title>
+  <link rel="stylesheet" href="{{ base }}/swagger-ui.css">
+  <link rel="stylesheet" href="{{ base }}/index.css">
+  <link rel="icon" type="image/png" href="{{ base }}/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{{ base }}/swagger-ui-bundle.js"></script>
+  <script src="{{ base }}/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.onload = function () {
+      window.ui = SwaggerUIBundle({
+        url: {{ spec_url|tojson }}, dom_id: "#swagger-ui", deepLinking: true,
+        presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"
+      });
+    };
+  </script>
+</body>
+</html>
+"""
+
+
+def spec_path() -> Path:
+    """openapi.yaml at the repository root, or AIQA_OPENAPI_PATH where the package is installed elsewhere."""
+    configured = current_app.config.get("OPENAPI_PATH")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+@bp.get("/openapi.yaml")
+def openapi_document():
+    """Serve the OpenAPI document."""
+    return send_file(spec_path(), mimetype="application/yaml", max_age=60)
+
+
+@bp.get("/docs")
+def docs_page():
+    """Serve the Swagger UI page for the OpenAPI document."""
+    return render_template_string(PAGE, base="docs", spec_url="openapi.yaml")
+
+
+@bp.get("/docs/<asset>")
+def docs_asset(asset):
+    """Serve one of Swagger UI's files from the installed package."""
+    if asset not in ASSETS:
+        raise NotFound(f"no docs asset named {asset!r}")
+    path = importlib.resources.files("flask_swagger_ui") / "dist" / asset
+    return send_file(path, mimetype=ASSETS[asset], max_age=3600)

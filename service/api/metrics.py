@@ -1,0 +1,66 @@
+"""Metrics as a service: scores for predictions other services made, with intervals and comparisons."""
+import threading
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import scoring
+from ..registry import current_registry
+from ..scoring.schemas import (
+    compare_schema, fairness_schema, metric_request_schema, multi_metric_request_schema, table_query_schema,
+)
+from . import load_body
+
+bp = Blueprint("metrics", __name__, url_prefix="/v1")
+
+
+@bp.record_once
+def _preload_modules(state):
+    # Workers that load models also load the metric modules, in the background, so the first
+    # metric request does not pay for importing evaluate.
+    if state.app.config["LOAD_MODELS"]:
+        threading.Thread(target=scoring.preload, name="aiqa-metric-loader", daemon=True).start()
+
+
+@bp.before_request
+def _allow_large_bodies():
+    # Predictions for a whole test set are far larger than a model request.
+    request.max_content_length = current_app.config["MAX_METRIC_CONTENT_LENGTH"]
+
+
+@bp.get("/metrics")
+def list_metrics():
+    """List every metric with its inputs and parameters."""
+    return jsonify(scoring.catalog())
+
+
+@bp.get("/metrics/<name>")
+def describe_metric(name):
+    """Describe one metric."""
+    return jsonify(scoring.describe(name))
+
+
+@bp.post("/metrics")
+def compute_metrics():
+    """Compute several metrics on the same predictions and references."""
+    return jsonify(scoring.compute_many(current_registry(), load_body(multi_metric_request_schema)))
+
+
+@bp.post("/metrics/compare")
+def compare():
+    """Compare two systems' predictions on the same references with a paired bootstrap."""
+    return jsonify(scoring.compare(current_registry(), load_body(compare_schema)))
+
+
+@bp.post("/metrics/fairness")
+def fairness():
+    """Compute a metric per group and the gaps between groups."""
+    return jsonify(scoring.fairness(current_registry(), load_body(fairness_schema)))
+
+
+@bp.post("/metrics/<name>")
+def compute_metric(name):
+    """Compute one metric; seqeval also takes a text/csv table."""
+    if request.mimetype == "text/csv":
+        query = load_body(table_query_schema, request.args.to_dict())
+        return jsonify(scoring.compute_table(current_registry(), name, request.get_data(), query))
+    return jsonify(scoring.compute_one(current_registry(), name, load_body(metric_request_schema)))

@@ -1,0 +1,120 @@
+"""Bootstrap confidence intervals and paired comparisons, reproducible for a given seed.
+
+Every interval is a percentile interval of replicates computed on items redrawn with replacement
+(numpy's Generator seeded with `seed`). A comparison redraws the same items for both systems, so it
+measures the difference on this data set (a paired bootstrap).
+"""
+import random
+from collections import defaultdict
+
+import numpy as np
+from flask import current_app
+
+from ..errors import PayloadTooLarge
+
+_CHUNK_ELEMENTS = 4_000_000  # bounds the memory of one batch of redrawn statistics (~32 MB)
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**32)
+
+
+def replicates(spec, module, systems: list[dict], params: dict, results: list[dict], rng, resamples: int):
+    """For each system (its validated inputs), {result key: one value per resample}."""
+    if spec.resampling == "weighted":
+        return _weighted(module, systems, params, rng, resamples)
+    if spec.resampling == "additive":
+        statistics = [module._item_statistics(**inputs, **params) for inputs in systems]
+        count = len(statistics[0])
+
+        def score(totals):
+            return module._score_statistics(totals, count, **params)
+    else:
+        statistics = [np.asarray(result[spec.per_item], dtype=np.float64)[:, None] for result in results]
+        count = len(statistics[0])
+
+        def score(totals):
+            return {spec.primary: totals[:, 0] / count}
+    _check_budget(count, resamples)
+    return [score(totals) for totals in _resampled_sums(statistics, rng, resamples)]
+
+
+def _check_budget(size: int, resamples: int) -> None:
+    limit = current_app.config["MAX_BOOTSTRAP_DRAWS"]
+    if size * resamples > limit:
+        raise PayloadTooLarge(
+            f"{resamples} resamples of {size} items exceed the bootstrap limit of {limit} draws; "
+            "ask for fewer resamples or send fewer items", errors={"resamples": [f"At most {limit // size}."]})
+
+
+def _resampled_sums(statistics: list[np.ndarray], rng, resamples: int) -> list[np.ndarray]:
+    """Sums of each system's per-item statistics over the same redrawn items."""
+    count = len(statistics[0])
+    sums = [np.empty((resamples, s.shape[1])) for s in statistics]
+    chunk = max(1, _CHUNK_ELEMENTS // (count * max(s.shape[1] for s in statistics)))
+    for start in range(0, resamples, chunk):
+        indices = rng.integers(0, count, size=(min(chunk, resamples - start), count))
+        for stats, out in zip(statistics, sums):
+            out[start:start + len(indices)] = stats[indices].sum(axis=1)
+    return sums
+
+
+def _weighted(module, systems: list[dict], params: dict, rng, resamples: int):
+    """Label metrics depend only on how often each (reference, prediction) cell occurs, so redraw the
+    cell counts (multinomial, as redrawing items would) and pass them to scikit-learn as weights."""
+    references = systems[0]["references"]
+    columns = [references] + [system["predictions"] for system in systems]
+    values, codes = np.unique(np.concatenate(columns), return_inverse=True)
+    cells, counts = np.unique(codes.reshape(len(columns), -1).T, axis=0, return_counts=True)
+    _check_budget(len(cells), resamples)
+    draws = rng.multinomial(len(references), counts / counts.sum(), size=resamples)
+    collected = [defaultdict(list) for _ in systems]
+    for draw in draws:
+        drawn = draw > 0
+        cell_references = values[cells[drawn, 0]]
+        for column, found in enumerate(collected, start=1):
+            result = module._compute(predictions=values[cells[drawn, column]], references=cell_references,
+                                     sample_weight=draw[drawn], **params)
+            for key, value in result.items():
+                if isinstance(value, float):
+                    found[key].append(value)
+    return [{key: np.asarray(found_values) for key, found_values in found.items()} for found in collected]
+
+
+def interval(values: np.ndarray, level: float) -> dict:
+    low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return {"low": float(low), "high": float(high), "level": level}
+
+
+def confidence_intervals(spec, module, inputs: dict, params: dict, result: dict, confidence: dict) -> dict:
+    """{result key: {low, high, level}} for every scalar the metric can resample."""
+    rng = np.random.default_rng(confidence["seed"])
+    found = replicates(spec, module, [inputs], params, [result], rng, confidence["resamples"])[0]
+    return {key: interval(values, confidence["level"]) for key, values in found.items()
+            if isinstance(result.get(key), (int, float))}
+
+
+def paired_difference(spec, module, systems: list[dict], params: dict, results: list[dict], key: str,
+                      options: dict) -> dict:
+    """b - a on `key`, its percentile interval, and a two-sided bootstrap p-value.
+
+    The p-value counts replicates whose difference lies at least |b - a| away from b - a (the
+    replicates shifted to the null of no difference), plus one so it is never exactly zero.
+    """
+    rng = np.random.default_rng(options["seed"])
+    found_a, found_b = replicates(spec, module, systems, params, results, rng, options["resamples"])
+    observed = results[1][key] - results[0][key]
+    differences = found_b[key] - found_a[key]
+    extreme = np.abs(differences - observed) >= abs(observed) - 1e-12
+    return {"difference": float(observed),
+            "confidence_interval": interval(differences, options["level"]),
+            "p_value": float((1 + extreme.sum()) / (len(differences) + 1))}
+
+
+def mcnemar(references: np.ndarray, predictions_a: np.ndarray, predictions_b: np.ndarray) -> dict:
+    """McNemar's exact test: a two-sided binomial test on the items exactly one system gets right."""
+    from scipy.stats import binomtest
+    right_a, right_b = predictions_a == references, predictions_b == references
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    p_value = binomtest(only_b, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return {"a_correct_b_wrong": only_a, "a_wrong_b_correct": only_b, "p_value": float(p_value)}

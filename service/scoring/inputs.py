@@ -1,0 +1,171 @@
+"""Validate predictions and references before a metric sees them: every problem is a 422 that names
+the field and the first offending index, or a 413 above the item limit; never a 500 from a library.
+
+Checks run on the set of Python types in a list (one C-speed pass) and only look for the offending
+index once something is wrong, so validating 100k items costs a few milliseconds.
+"""
+import itertools
+import re
+
+import numpy as np
+from flask import current_app
+
+from ..errors import PayloadTooLarge, ValidationFailed
+from .specs import LABELS, TAGS, TEXTS
+
+_TYPE_NAMES = {int: "integers", str: "strings"}
+_PREFIX_TAG = re.compile(r"O|[BIES]-.+")
+_SUFFIX_TAG = re.compile(r"O|.+-[BIES]")
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", errors={field: [message]})
+
+
+def _non_empty_list(values, field: str, what: str) -> list:
+    if not isinstance(values, list):
+        raise invalid(field, f"Must be a list of {what}.")
+    if not values:
+        raise invalid(field, "Must not be empty.")
+    limit = current_app.config["MAX_METRIC_ITEMS"]
+    if len(values) > limit:
+        raise PayloadTooLarge(f"{field} has {len(values)} items; the limit is {limit} per request",
+                              errors={field: [f"At most {limit} items."]})
+    return values
+
+
+def _first(values, predicate) -> int:
+    return next(i for i, value in enumerate(values) if predicate(value))
+
+
+def _describe(value) -> str:
+    return "null" if value is None else f"{type(value).__name__} {value!r}"[:80]
+
+
+def labels(values, field: str) -> tuple[np.ndarray, type]:
+    """A list of integer labels or of string labels, as an array, and which of the two it is."""
+    _non_empty_list(values, field, "labels")
+    types = set(map(type, values))
+    for kind in (int, str):
+        if types == {kind}:
+            return np.asarray(values), kind
+    bad = types - {int, str}
+    if bad:
+        index = _first(values, lambda v: type(v) in bad)
+        raise invalid(field, f"Item {index} is {_describe(values[index])}; labels must be integers or strings.")
+    index = _first(values, lambda v: isinstance(v, str))
+    raise invalid(field, f"Mixes integers and strings (item {index} is {values[index]!r}); use one label type.")
+
+
+def same_label_type(types: dict) -> type:
+    if len(set(types.values())) > 1:
+        described = " but ".join(f"{field} are {_TYPE_NAMES[kind]}" for field, kind in types.items())
+        raise ValidationFailed(f"mixed label types: {described}",
+                               errors={field: [f"Labels are {_TYPE_NAMES[kind]}."] for field, kind in types.items()})
+    return next(iter(types.values()))
+
+
+def same_length(columns: dict) -> int:
+    sizes = {field: len(values) for field, values in columns.items()}
+    if len(set(sizes.values())) > 1:
+        described = " but ".join(f"{field} has {size} items" for field, size in sizes.items())
+        raise ValidationFailed(f"{described}; they must have the same length",
+                               errors={field: [f"{size} items; the other fields have a different number."]
+                                       for field, size in sizes.items()})
+    return next(iter(sizes.values()))
+
+
+def texts(values, field: str) -> list[str]:
+    _non_empty_list(values, field, "strings")
+    if set(map(type, values)) != {str}:
+        index = _first(values, lambda v: not isinstance(v, str))
+        raise invalid(field, f"Item {index} is {_describe(values[index])}; must be a string.")
+    return values
+
+
+def text_references(values, field: str) -> list:
+    """One reference string, or a non-empty list of them, per item."""
+    _non_empty_list(values, field, "reference texts")
+    for index, refs in enumerate(values):
+        if isinstance(refs, str):
+            continue
+        if not isinstance(refs, list) or not refs or set(map(type, refs)) != {str}:
+            raise invalid(field, f"Item {index} must be a string or a non-empty list of strings.")
+    return values
+
+
+def model_texts(values, field: str) -> list[str]:
+    """Texts a model reads: non-blank, within MAX_TEXT_CHARS, at most MAX_ITEMS of them."""
+    texts(values, field)
+    config = current_app.config
+    if len(values) > config["MAX_ITEMS"]:
+        raise PayloadTooLarge(f"{field} has {len(values)} items; the limit is {config['MAX_ITEMS']} for a "
+                              "model-backed metric", errors={field: [f"At most {config['MAX_ITEMS']} items."]})
+    for index, text in enumerate(values):
+        if not text.strip() or len(text) > config["MAX_TEXT_CHARS"]:
+            raise invalid(field, f"Item {index} must be non-blank and at most {config['MAX_TEXT_CHARS']} characters.")
+    return values
+
+
+def tag_sentences(values, field: str, suffix: bool = False) -> list[list[str]]:
+    _non_empty_list(values, field, "sentences")
+    for index, sentence in enumerate(values):
+        if not isinstance(sentence, list) or not sentence:
+            raise invalid(field, f"Sentence {index} must be a non-empty list of tags.")
+    if set(map(type, itertools.chain.from_iterable(values))) != {str}:
+        index = _first(values, lambda sentence: any(not isinstance(tag, str) for tag in sentence))
+        raise invalid(field, f"Sentence {index} has a tag that is not a string.")
+    pattern = _SUFFIX_TAG if suffix else _PREFIX_TAG
+    bad = {tag for tag in set(itertools.chain.from_iterable(values)) if not pattern.fullmatch(tag)}
+    if bad:
+        index = _first(values, lambda sentence: any(tag in bad for tag in sentence))
+        form = "TYPE-B, TYPE-I, TYPE-E, TYPE-S" if suffix else "B-TYPE, I-TYPE, E-TYPE, S-TYPE"
+        tag = next(tag for tag in values[index] if tag in bad)
+        raise invalid(field, f"Sentence {index} has a tag that is not O or {form}: {tag!r}.")
+    total = sum(map(len, values))
+    if total > current_app.config["MAX_METRIC_ITEMS"]:
+        raise PayloadTooLarge(f"{field} has {total} tags; the limit is {current_app.config['MAX_METRIC_ITEMS']}",
+                              errors={field: ["Too many tags."]})
+    return values
+
+
+def same_sentence_lengths(predictions, references, fields=("predictions", "references")):
+    for index, (hyp, ref) in enumerate(zip(predictions, references)):
+        if len(hyp) != len(ref):
+            message = f"Sentence {index} has {len(hyp)} predicted tags but {len(ref)} reference tags."
+            raise ValidationFailed(message, errors={fields[0]: [message], fields[1]: [message]})
+
+
+def prepare(spec, columns: dict, params: dict) -> dict:
+    """Validate the input columns ({field: raw value}) for `spec`; the values `_compute` receives."""
+    if spec.kind == LABELS:
+        checked = {field: labels(values, field) for field, values in columns.items()}
+        same_label_type({field: kind for field, (_, kind) in checked.items()})
+        prepared = {field: array for field, (array, _) in checked.items()}
+    elif spec.kind == TEXTS:
+        prepared = {field: text_references(values, field) if field == "references" and spec.multi_reference
+                    else texts(values, field) for field, values in columns.items()}
+    elif spec.kind == TAGS:
+        prepared = {field: tag_sentences(values, field, params.get("suffix", False))
+                    for field, values in columns.items()}
+    else:
+        prepared = {field: model_texts(values, field) for field, values in columns.items()}
+    same_length(prepared)
+    if spec.kind == TAGS:
+        for field in [f for f in prepared if f != "references"]:
+            same_sentence_lengths(prepared[field], prepared["references"], (field, "references"))
+    return prepared
+
+
+def label_type(array: np.ndarray) -> type:
+    return str if array.dtype.kind == "U" else int
+
+
+def check_label_params(params: dict, kind: type, label_fields=("labels", "pos_label")) -> None:
+    """Labels named in params must be of the data's label type, or scikit-learn compares apples to pears."""
+    for field in label_fields:
+        values = params.get(field)
+        values = values if isinstance(values, list) else [] if values is None else [values]
+        if any(not isinstance(value, kind) for value in values):
+            raise ValidationFailed(f"params.{field} must be {_TYPE_NAMES[kind]}, like the labels",
+                                   errors={"params": {field: [f"Must be {_TYPE_NAMES[kind]}, like the labels."]}})

@@ -1,0 +1,144 @@
+"""Each metric's parameters as a marshmallow schema: unknown names and invalid values become a 422.
+
+A parameter left out is not filled in here: the module's `_compute` default applies, and the catalog
+reads those defaults from its signature, so there is one source for each default.
+"""
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+
+class Label(fields.Field):
+    """A class label: an integer or a string (JSON true/false are not labels)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValidationError("Must be an integer or a string.")
+        return value
+
+
+def _compiles(pattern: str):
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValidationError(f"Not a valid regular expression: {exc}.") from None
+
+
+def _described(field, description: str):
+    field.metadata["description"] = description
+    return field
+
+
+class Params(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class NoParams(Params):
+    pass
+
+
+class AccuracyParams(Params):
+    normalize = _described(fields.Boolean(), "True: the fraction correct; false: the number correct.")
+
+
+class LabelledParams(Params):
+    labels = _described(fields.List(Label(), validate=validate.Length(min=1, max=1000)),
+                        "The labels to include, in this order.")
+
+    @validates_schema
+    def unique_labels(self, data, **kwargs):
+        labels = data.get("labels")
+        if labels and len(set(labels)) != len(labels):
+            raise ValidationError("Labels must be unique.", "labels")
+
+
+class AveragedParams(LabelledParams):
+    average = _described(fields.String(validate=validate.OneOf(["binary", "micro", "macro", "weighted"])),
+                         "binary scores the pos_label class; micro, macro, weighted combine every label.")
+    pos_label = _described(Label(), "The positive class when average is binary.")
+    zero_division = _described(fields.Integer(validate=validate.OneOf([0, 1])),
+                               "The value of a score whose denominator is zero.")
+
+    @validates_schema
+    def pos_label_only_when_binary(self, data, **kwargs):
+        if "pos_label" in data and data.get("average", "binary") != "binary":
+            raise ValidationError("Applies only when average is binary; use labels to choose classes.", "pos_label")
+
+
+class ConfusionMatrixParams(LabelledParams):
+    normalize = _described(fields.String(validate=validate.OneOf(["true", "pred", "all"])),
+                           "Divide by the row (true), column (pred) or grand (all) total.")
+
+
+class ExactMatchParams(Params):
+    regexes_to_ignore = _described(
+        fields.List(fields.String(validate=[validate.Length(min=1, max=200), _compiles]),
+                    validate=validate.Length(max=10)),
+        "Regular expressions whose matches are removed before comparing.")
+    ignore_case = _described(fields.Boolean(), "Compare lowercased texts.")
+    ignore_punctuation = _described(fields.Boolean(), "Remove ASCII punctuation.")
+    ignore_numbers = _described(fields.Boolean(), "Remove the digits 0-9.")
+    ignore_whitespace = _described(fields.Boolean(), "Collapse runs of whitespace to one space; trim the ends.")
+
+
+class BleuParams(Params):
+    smooth_method = _described(fields.String(validate=validate.OneOf(["none", "floor", "add-k", "exp"])),
+                               "sacrebleu's smoothing.")
+    smooth_value = _described(fields.Float(validate=validate.Range(min=0), allow_nan=False),
+                              "The value for floor and add-k smoothing.")
+    force = _described(fields.Boolean(), "Do not warn about input that looks tokenized.")
+    lowercase = _described(fields.Boolean(), "Compare lowercased texts.")
+    tokenize = _described(fields.String(validate=validate.OneOf(["13a", "none", "intl", "char", "zh"])),
+                          "sacrebleu's tokenizer (13a when left out).")
+    use_effective_order = _described(fields.Boolean(), "Ignore n-gram orders without matches.")
+
+
+class ChrfParams(Params):
+    char_order = _described(fields.Integer(validate=validate.Range(min=1, max=10)), "Longest character n-gram.")
+    word_order = _described(fields.Integer(validate=validate.Range(min=0, max=4)),
+                            "Longest word n-gram; 2 gives chrF++.")
+    beta = _described(fields.Integer(validate=validate.Range(min=1, max=10)),
+                      "Recall is this many times as important as precision.")
+    lowercase = _described(fields.Boolean(), "Compare lowercased texts.")
+    whitespace = _described(fields.Boolean(), "Keep whitespace in character n-grams.")
+    eps_smoothing = _described(fields.Boolean(), "Smooth zero matches as sacrebleu 1.x did.")
+
+
+class RougeParams(Params):
+    rouge_types = _described(
+        fields.List(fields.String(validate=validate.OneOf(["rouge1", "rouge2", "rougeL", "rougeLsum"])),
+                    validate=validate.Length(min=1, max=4)),
+        "Which of rouge1, rouge2, rougeL, rougeLsum.")
+    use_stemmer = _described(fields.Boolean(), "Porter-stem tokens before matching.")
+    use_aggregator = _described(fields.Boolean(), "The mean over predictions; false: one value per prediction.")
+
+
+class SeqevalParams(Params):
+    scheme = _described(fields.String(validate=validate.OneOf(["IOB1", "IOB2", "IOBES"])),
+                        "The tagging scheme; used with mode strict.")
+    mode = _described(fields.String(validate=validate.OneOf(["strict"])),
+                      "strict: score only entities well-formed in scheme; left out: conlleval's lenient chunking.")
+    suffix = _described(fields.Boolean(), "The type comes before the prefix (PER-B).")
+    zero_division = _described(fields.Integer(validate=validate.OneOf([0, 1])),
+                               "The value of a score whose denominator is zero.")
+
+    @validates_schema
+    def strict_needs_scheme(self, data, **kwargs):
+        if data.get("mode") == "strict" and "scheme" not in data:
+            raise ValidationError("mode strict needs a scheme.", "scheme")
+
+
+class ModelParams(Params):
+    model = _described(fields.String(validate=validate.Length(min=1, max=200)),
+                       "The registry model to use; the profile's default when left out.")
+
+
+class PerplexityParams(ModelParams):
+    max_length = _described(fields.Integer(validate=validate.Range(min=2)), "Window in tokens.")
+    stride = _described(fields.Integer(validate=validate.Range(min=1)), "Step between windows in tokens.")
+
+    @validates_schema
+    def stride_below_window(self, data, **kwargs):
+        if data.get("max_length") and data.get("stride") and data["stride"] >= data["max_length"]:
+            raise ValidationError("Must be smaller than max_length.", "stride")

@@ -1,0 +1,138 @@
+"""Compute metrics: validate, call the module's `_compute` directly, add bootstrap intervals.
+
+Modules are called through `_compute`, not `EvaluationModule.compute`: the latter writes every item to
+an Arrow table first, which costs more than the metric itself (bench/bench_metrics.py measures both).
+The checks that `compute` would have made happen in `inputs` and `params`, with clearer messages.
+"""
+import inspect
+
+from marshmallow import ValidationError
+
+from ..errors import ValidationFailed
+from ..models.causal_lm import TextTooShort
+from ..observability import METRIC_COMPUTATIONS
+from . import bootstrap, loader
+from .inputs import check_label_params, label_type, prepare
+from .specs import LABELS, SPECS
+
+_NOT_PARAMETERS = {"self", "predictions", "references", "sample_weight", "model"}
+
+
+def spec_for(name: str):
+    spec = SPECS.get(name)
+    if spec is None:
+        raise loader.unknown_metric(name)
+    return spec
+
+
+def defaults(name: str) -> dict:
+    """The module's own defaults, read from its `_compute` signature."""
+    signature = inspect.signature(loader.module(name)._compute)
+    return {key: (None if value.default is inspect.Parameter.empty else value.default)
+            for key, value in signature.parameters.items() if key not in _NOT_PARAMETERS}
+
+
+def load_params(spec, raw) -> dict:
+    try:
+        return spec.params.load(raw or {})
+    except ValidationError as exc:
+        known = ", ".join(spec.params.fields) or "none"
+        fields = ", ".join(sorted(map(str, exc.messages)))
+        raise ValidationFailed(f"invalid params for {spec.name}: {fields} (known parameters: {known})",
+                               errors={"params": exc.messages}) from None
+
+
+def columns_for(spec, data: dict, fields=("predictions",)) -> dict:
+    """The raw input columns this metric takes, with the references where it needs them."""
+    columns = {field: data[field] for field in fields}
+    if spec.references:
+        if data.get("references") is None:
+            raise ValidationFailed(f"{spec.name} needs references", errors={"references": ["Missing data."]})
+        columns["references"] = data["references"]
+    elif "references" in data:
+        raise ValidationFailed(f"{spec.name} takes no references",
+                               errors={"references": [f"{spec.name} scores predictions alone."]})
+    return columns
+
+
+def validated_inputs(spec, columns: dict, params: dict) -> dict:
+    inputs = prepare(spec, columns, params)
+    check_params_against(spec, inputs, params)
+    return inputs
+
+
+def check_params_against(spec, inputs: dict, params: dict) -> None:
+    if spec.kind == LABELS:
+        check_label_params(params, label_type(next(iter(inputs.values()))))
+
+
+def run(spec, inputs: dict, params: dict, registry) -> tuple[dict, dict]:
+    """(result, identity): the module's result, and the model that produced it for model metrics."""
+    module, call_params, identity = loader.module(spec.name), dict(params), {}
+    if spec.capability:
+        model = registry.get(call_params.pop("model", None), spec.capability)
+        _check_model_limits(model, call_params)
+        call_params["model"], identity = model, {"model": model.name, "revision": model.revision}
+    try:
+        return module._compute(**inputs, **call_params), identity
+    except TextTooShort as exc:
+        message = str(exc).replace("inputs[", "predictions[")
+        raise ValidationFailed(message, errors={"predictions": [message]}) from None
+    except ValueError as exc:  # the reference library's own complaint about these inputs
+        raise ValidationFailed(f"{spec.name}: {exc}", errors={"_schema": [str(exc)]}) from None
+
+
+def _check_model_limits(model, params: dict) -> None:
+    limit = getattr(model, "max_length", None)
+    for field in ("max_length", "stride"):
+        if limit and params.get(field) and params[field] > limit - (field == "stride"):
+            raise ValidationFailed(f"params.{field} {params[field]} is too large for {model.name!r} "
+                                   f"(window {limit})", errors={"params": {field: [f"At most {limit}."]}})
+
+
+def confidence(spec, inputs: dict, params: dict, result: dict, options: dict) -> dict:
+    if spec.resampling is None:
+        raise ValidationFailed(f"{spec.name} has no scalar result to bootstrap",
+                               errors={"confidence": [f"Not available for {spec.name}."]})
+    options = {**options, "seed": options.get("seed", bootstrap.new_seed())}
+    resample_params = {k: v for k, v in params.items() if k != "model"}
+    intervals = bootstrap.confidence_intervals(spec, loader.module(spec.name), inputs, resample_params, result,
+                                               options)
+    return {"confidence": options, "confidence_intervals": intervals}
+
+
+def score(spec, inputs: dict, params: dict, options: dict | None, registry) -> dict:
+    """One metric's full answer: params as used, result, and intervals when asked for."""
+    result, identity = run(spec, inputs, params, registry)
+    answer = {"metric": spec.name, **identity, "params": {**defaults(spec.name), **params}, "result": result}
+    if options:
+        answer.update(confidence(spec, inputs, params, result, options))
+    METRIC_COMPUTATIONS.labels(spec.name).inc()
+    return answer
+
+
+def compute_one(registry, name: str, data: dict) -> dict:
+    spec = spec_for(name)
+    params = load_params(spec, data.get("params"))
+    inputs = validated_inputs(spec, columns_for(spec, data), params)
+    return score(spec, inputs, params, data.get("confidence"), registry)
+
+
+def compute_many(registry, data: dict) -> dict:
+    """Several metrics on the same inputs; inputs are validated once per kind of metric."""
+    answers, validated = [], {}
+    for index, entry in enumerate(data["metrics"]):
+        try:
+            spec = spec_for(entry["name"])
+            params = load_params(spec, entry["params"])
+            key = (spec.kind, spec.references, spec.multi_reference, params.get("suffix", False))
+            if key not in validated:
+                validated[key] = prepare(spec, columns_for(spec, data), params)
+            check_params_against(spec, validated[key], params)
+            # Intervals for the metrics that have a scalar to resample; a confusion matrix has none.
+            options = data.get("confidence") if spec.resampling else None
+            answers.append(score(spec, validated[key], params, options, registry))
+        except ValidationFailed as exc:
+            exc.detail = f"metrics[{index}] ({entry['name']}): {exc.detail}"
+            raise
+    return {"results": answers}

@@ -1,0 +1,103 @@
+"""Request schemas of the metrics endpoints: module-level instances, unknown fields rejected.
+
+Predictions and references are read as raw JSON here and checked per metric in `inputs`, because what
+they must be (labels, texts, sentences of tags) depends on the metric; the limits come from the app's
+config at request time.
+"""
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from .params import Label
+
+_SEED = validate.Range(min=0, max=2**32 - 1)
+_LEVEL = validate.Range(min=0, max=1, min_inclusive=False, max_inclusive=False)
+
+
+def _check_resamples(value: int):
+    limit = current_app.config["MAX_RESAMPLES"]
+    if not 10 <= value <= limit:
+        raise ValidationError(f"Must be between 10 and {limit}.")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ConfidenceSchema(StrictSchema):
+    method = fields.String(load_default="bootstrap", validate=validate.OneOf(["bootstrap"]))
+    level = fields.Float(load_default=0.95, validate=_LEVEL, allow_nan=False)
+    resamples = fields.Integer(load_default=1000, validate=_check_resamples)
+    seed = fields.Integer(validate=_SEED)
+
+
+class MetricRequestSchema(StrictSchema):
+    predictions = fields.Raw(required=True)
+    references = fields.Raw()
+    params = fields.Dict(keys=fields.String())
+    confidence = fields.Nested(ConfidenceSchema)
+
+
+class MetricRef(fields.Field):
+    """A metric name, or {"name": ..., "params": {...}}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return {"name": value, "params": {}}
+        if isinstance(value, dict) and isinstance(value.get("name"), str) and set(value) <= {"name", "params"}:
+            if isinstance(value.get("params", {}), dict):
+                return {"name": value["name"], "params": value.get("params", {})}
+        raise ValidationError('Must be a metric name or {"name": ..., "params": {...}}.')
+
+
+class MultiMetricRequestSchema(StrictSchema):
+    metrics = fields.List(MetricRef(), required=True, validate=validate.Length(min=1, max=20))
+    predictions = fields.Raw(required=True)
+    references = fields.Raw()
+    confidence = fields.Nested(ConfidenceSchema)
+
+
+class CompareSchema(StrictSchema):
+    metric = fields.String(required=True)
+    references = fields.Raw()
+    predictions_a = fields.Raw(required=True)
+    predictions_b = fields.Raw(required=True)
+    params = fields.Dict(keys=fields.String())
+    key = fields.String()
+    level = fields.Float(load_default=0.95, validate=_LEVEL, allow_nan=False)
+    resamples = fields.Integer(load_default=1000, validate=_check_resamples)
+    seed = fields.Integer(validate=_SEED)
+
+
+class FairnessSchema(StrictSchema):
+    predictions = fields.Raw(required=True)
+    references = fields.Raw(required=True)
+    groups = fields.Raw(required=True)
+    metric = fields.String(load_default="accuracy")
+    params = fields.Dict(keys=fields.String())
+    pos_label = Label(load_default=1)
+
+
+class TableQuerySchema(StrictSchema):
+    """Query parameters of a text/csv upload: the metric's params and the bootstrap's options."""
+
+    scheme = fields.String()
+    mode = fields.String()
+    suffix = fields.Boolean()
+    zero_division = fields.Integer()
+    confidence = fields.String(validate=validate.OneOf(["bootstrap"]))
+    level = fields.Float(validate=_LEVEL, allow_nan=False)
+    resamples = fields.Integer(validate=_check_resamples)
+    seed = fields.Integer(validate=_SEED)
+
+    @validates_schema
+    def options_need_confidence(self, data, **kwargs):
+        if "confidence" not in data and {"level", "resamples", "seed"} & set(data):
+            raise ValidationError("Add confidence=bootstrap to ask for intervals.", "confidence")
+
+
+metric_request_schema = MetricRequestSchema()
+multi_metric_request_schema = MultiMetricRequestSchema()
+compare_schema = CompareSchema()
+fairness_schema = FairnessSchema()
+table_query_schema = TableQuerySchema()

@@ -1,0 +1,75 @@
+"""What the service needs to know about each metric module beyond evaluate's format.
+
+kind: what predictions and references are (and so how they are validated).
+primary: the result key that compare reports by default.
+resampling: how the bootstrap redraws items — "weighted" (label metrics: redraw the counts of each
+(reference, prediction) cell and call `_compute` with those counts as sample weights, so every
+replicate is scikit-learn's own number at a cost independent of the item count), "additive" (the
+module's `_item_statistics` per item and `_score_statistics` of their sums), "mean" (the mean of a
+per-item list in the result), or None (no scalar to resample).
+capability: the registry capability of the warm model a model-backed metric needs.
+"""
+from dataclasses import dataclass
+
+from marshmallow import Schema
+
+from . import params as p
+
+LABELS, TEXTS, TAGS, MODEL_TEXTS = "labels", "texts", "tags", "model-texts"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    kind: str
+    params: Schema
+    primary: str
+    resampling: str | None
+    capability: str | None = None
+    references: bool = True
+    per_item: str | None = None  # for resampling "mean": the result key of the per-item values
+    multi_reference: bool = False  # references may be a list of texts per prediction
+
+    @property
+    def input_descriptions(self) -> dict:
+        predictions, references = INPUT_DESCRIPTIONS[self.kind]
+        if self.multi_reference:
+            references = "A list with one reference text, or a non-empty list of reference texts, per prediction."
+        return {"predictions": predictions, **({"references": references} if self.references else {})}
+
+    @property
+    def content_types(self) -> list[str]:
+        return ["application/json", "text/csv"] if self.kind == TAGS else ["application/json"]
+
+
+def _labels(name, params, primary=None, resampling="weighted"):
+    return MetricSpec(name, LABELS, params, primary or name, resampling)
+
+
+SPECS = {spec.name: spec for spec in [
+    _labels("accuracy", p.AccuracyParams()),
+    _labels("precision", p.AveragedParams()),
+    _labels("recall", p.AveragedParams()),
+    _labels("f1", p.AveragedParams()),
+    _labels("matthews_corrcoef", p.NoParams()),
+    _labels("confusion_matrix", p.ConfusionMatrixParams(), resampling=None),
+    MetricSpec("exact_match", TEXTS, p.ExactMatchParams(), "exact_match", "additive"),
+    MetricSpec("bleu", TEXTS, p.BleuParams(), "score", "additive", multi_reference=True),
+    MetricSpec("chrf", TEXTS, p.ChrfParams(), "score", "additive", multi_reference=True),
+    MetricSpec("rouge", TEXTS, p.RougeParams(), "rougeL", "additive", multi_reference=True),
+    MetricSpec("seqeval", TAGS, p.SeqevalParams(), "overall_f1", "additive"),
+    MetricSpec("perplexity", MODEL_TEXTS, p.PerplexityParams(), "mean_perplexity", "mean",
+               capability="perplexity", references=False, per_item="perplexities"),
+    MetricSpec("semantic_similarity", MODEL_TEXTS, p.ModelParams(), "semantic_similarity", "mean",
+               capability="similarity", per_item="scores"),
+]}
+
+INPUT_DESCRIPTIONS = {
+    LABELS: ("A list of class labels: integers or strings, not mixed.",
+             "A list of class labels of the same type and length as predictions."),
+    TEXTS: ("A list of texts (empty strings allowed).", "A list of reference texts, one per prediction."),
+    TAGS: ("A list of sentences, each a list of tags such as B-PER, I-PER, O.",
+           "A list of sentences of reference tags, each as long as its predicted sentence."),
+    MODEL_TEXTS: ("A list of non-empty texts (at most MAX_ITEMS, each at most MAX_TEXT_CHARS characters).",
+                  "A list of non-empty reference texts, one per prediction."),
+}

@@ -1,0 +1,52 @@
+"""The Postman collection exercises every operation of openapi.yaml and tests each answer."""
+import json
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+COLLECTION = json.loads((ROOT / "postman" / "aiqa.postman_collection.json").read_text())
+ENVIRONMENT = json.loads((ROOT / "postman" / "aiqa.postman_environment.json").read_text())
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def requests_of(items):
+    for item in items:
+        if "item" in item:
+            yield from requests_of(item["item"])
+        else:
+            yield item
+
+
+def operation_of(method: str, raw_url: str) -> tuple[str, str] | None:
+    """The documented (METHOD, path template) a request hits; literal segments win, as in routing."""
+    path = raw_url.replace("{{baseUrl}}", "").split("?")[0]
+    matches = [template for template in SPEC["paths"] if method.lower() in SPEC["paths"][template]
+               and re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", template), path)]
+    return (method, min(matches, key=lambda t: t.count("{"))) if matches else None
+
+
+def test_the_collection_is_postman_v2_1():
+    assert COLLECTION["info"]["schema"].endswith("/v2.1.0/collection.json")
+
+
+def test_every_operation_has_a_request():
+    documented = {(m.upper(), path) for path, item in SPEC["paths"].items() for m in item if m in METHODS}
+    covered = {operation_of(r["request"]["method"], r["request"]["url"]["raw"]) for r in requests_of(COLLECTION["item"])}
+    assert documented - covered == set()
+
+
+@pytest.mark.parametrize("item", list(requests_of(COLLECTION["item"])), ids=lambda item: item["name"])
+def test_every_request_tests_its_status(item):
+    tests = [e for e in item.get("event", []) if e["listen"] == "test"]
+    assert tests and any("to.have.status(" in line for line in tests[0]["script"]["exec"])
+
+
+def test_there_is_a_chatbot_test_folder_and_an_environment_for_url_and_key():
+    folders = {item["name"]: item for item in COLLECTION["item"] if "item" in item}
+    assert len(folders["Chatbot test"]["item"]) >= 3
+    assert {"baseUrl", "apiKey"} <= {value["key"] for value in ENVIRONMENT["values"]}
+    assert COLLECTION["auth"]["bearer"][0]["value"] == "{{apiKey}}"

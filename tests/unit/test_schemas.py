@@ -1,0 +1,66 @@
+import pytest
+from marshmallow import ValidationError
+
+from service import create_app
+from service.errors import PayloadTooLarge
+from service.schemas import classify_schema, generate_schema, perplexity_schema, similarity_schema
+
+
+@pytest.fixture(autouse=True)
+def app_context():
+    app = create_app({"LOAD_MODELS": False, "MAX_ITEMS": 4, "MAX_TEXT_CHARS": 50, "MAX_NEW_TOKENS": 100})
+    with app.app_context():
+        yield
+
+
+@pytest.mark.parametrize("schema, payload, expected", [
+    (classify_schema, {"inputs": "hi"}, {"inputs": ["hi"]}),
+    (classify_schema, {"inputs": ["a", "b"], "top_k": 1}, {"inputs": ["a", "b"], "top_k": 1}),
+    (perplexity_schema, {"inputs": ["a b"], "max_length": 8, "stride": 4},
+     {"inputs": ["a b"], "max_length": 8, "stride": 4}),
+    (similarity_schema, {"pairs": [["a", "b"]]}, {"pairs": [("a", "b")]}),
+])
+def test_valid_payloads(schema, payload, expected):
+    assert schema.load(payload) == expected
+
+
+def test_generate_defaults():
+    assert generate_schema.load({"prompt": "hi"}) == {
+        "prompt": "hi", "max_new_tokens": 64, "temperature": 0.0, "top_p": 1.0}
+
+
+@pytest.mark.parametrize("schema, payload, field", [
+    (classify_schema, {}, "inputs"),
+    (classify_schema, {"inputs": []}, "inputs"),
+    (classify_schema, {"inputs": ""}, "inputs"),
+    (classify_schema, {"inputs": "   "}, "inputs"),
+    (classify_schema, {"inputs": 5}, "inputs"),
+    (classify_schema, {"inputs": ["ok", 3]}, "inputs"),
+    (classify_schema, {"inputs": "x" * 51}, "inputs"),
+    (classify_schema, {"inputs": "x", "top_k": 0}, "top_k"),
+    (classify_schema, {"inputs": "x", "candidate_labels": ["a", "a"]}, "candidate_labels"),
+    (classify_schema, {"inputs": "x", "candidate_labels": ["a"]}, "candidate_labels"),
+    (classify_schema, {"inputs": "x", "hypothesis_template": "no slot"}, "hypothesis_template"),
+    (classify_schema, {"inputs": "x", "surprise": 1}, "surprise"),
+    (perplexity_schema, {"inputs": ["x"], "max_length": 8, "stride": 8}, "stride"),
+    (perplexity_schema, {"inputs": ["x"], "max_length": 1}, "max_length"),
+    (generate_schema, {}, "prompt"),
+    (generate_schema, {"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "prompt"),
+    (generate_schema, {"prompt": "a", "max_new_tokens": 101}, "max_new_tokens"),
+    (generate_schema, {"prompt": "a", "max_new_tokens": 0}, "max_new_tokens"),
+    (generate_schema, {"prompt": "a", "seed": -1}, "seed"),
+    (generate_schema, {"prompt": "a", "temperature": 3}, "temperature"),
+    (generate_schema, {"messages": [{"role": "robot", "content": "b"}]}, "messages"),
+    (similarity_schema, {"pairs": [["a"]]}, "pairs"),
+    (similarity_schema, {"pairs": "a"}, "pairs"),
+])
+def test_invalid_payloads_name_the_field(schema, payload, field):
+    with pytest.raises(ValidationError) as info:
+        schema.load(payload)
+    assert field in info.value.messages
+
+
+def test_too_many_items_is_413_not_422():
+    with pytest.raises(PayloadTooLarge) as info:
+        classify_schema.load({"inputs": ["a"] * 5})
+    assert info.value.status == 413 and "inputs" in info.value.errors
