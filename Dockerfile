@@ -44,6 +44,7 @@ COPY gunicorn.conf.py openapi.yaml ./
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     AIQA_BIND=0.0.0.0:8000 \
+    AIQA_WORKERS=2 \
     AIQA_CACHE_DIR=/cache/aiqa \
     HF_HOME=/cache/huggingface \
     HF_HUB_OFFLINE=1 \

@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+NEWMAN := .cache/node/node_modules/.bin/newman
 # CPU installs pin torch to the wheel this machine class carries; GPU images bring their own.
 export PIP_CONSTRAINT := $(CURDIR)/constraints/cpu.txt
 export HF_HUB_OFFLINE := 1
@@ -13,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast tiny-models bench gpu-check clean
+.PHONY: install run test test-fast soak tiny-models bench gpu-check clean
 
 install: $(STAMP)
 
@@ -30,11 +31,20 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
 run: install
 	AIQA_PROFILE=$${AIQA_PROFILE:-default} $(VENV)/bin/gunicorn -c gunicorn.conf.py 'service:create_app()'
 
-test: install
+# The tests run the Postman collection with newman: npm installs it (pinned) under .cache/node, once.
+$(NEWMAN):
+	npm install --no-audit --no-fund --prefix .cache/node newman@6.2.2
+
+test: install $(NEWMAN)
 	$(PY) -m pytest
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+# The full load test: 32 clients for 30 s on mixed endpoints against 2 workers, with the fault tests
+# (`make test` runs the same with 8 clients for 10 s).
+soak: install
+	AIQA_LOAD_CLIENTS=32 AIQA_LOAD_SECONDS=30 $(PY) -m pytest tests/integration/test_load_and_faults.py
 
 tiny-models: install
 	$(PY) scripts/build_tiny_models.py .cache/tiny-models

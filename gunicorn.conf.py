@@ -6,6 +6,7 @@ that worker. Workers use threads (gthread) so concurrent requests to one worker 
 """
 import os
 import shutil
+import sys
 import tempfile
 
 bind = os.environ.get("AIQA_BIND", "127.0.0.1:8000")
@@ -13,8 +14,12 @@ workers = int(os.environ.get("AIQA_WORKERS", "1"))
 worker_class = "gthread"
 threads = int(os.environ.get("AIQA_THREADS", "16"))
 preload_app = False
-# Model loading happens in a background thread; this only bounds a stuck request.
+# A worker silent for this long is killed and replaced. Models load in a background thread by
+# default; with AIQA_LOAD_IN_BACKGROUND=false they load before the worker accepts, and this must
+# then exceed the load time.
 timeout = int(os.environ.get("AIQA_WORKER_TIMEOUT", "120"))
+# SIGTERM (docker stop, the kubelet): stop accepting, let in-flight requests finish for up to this
+# long, then exit. Kubernetes' terminationGracePeriodSeconds must be longer (deploy/k8s).
 graceful_timeout = int(os.environ.get("AIQA_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None  # the app writes one JSON line per request, with its request id
@@ -36,6 +41,10 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
+    # Request threads and the batcher thread share one GIL. The batcher gives the GIL up around
+    # every kernel launch; a short switch interval lets it take it back quickly, so busy request
+    # threads do not stretch a forward pass (the default interval is 5 ms).
+    sys.setswitchinterval(float(os.environ.get("AIQA_SWITCH_INTERVAL", "0.0005")))
     # Share the cores between workers instead of letting each take them all.
     cores = os.cpu_count() or 1
     os.environ.setdefault("AIQA_TORCH_THREADS", str(max(1, cores // max(1, workers))))

@@ -122,6 +122,17 @@ def synthetic_models(tmp: Path) -> dict:
     return sources
 
 
+def gpu_memory_mb() -> float | None:
+    """GPU memory used by all processes (nvidia-smi), None without a GPU."""
+    import shutil
+    import subprocess
+    if not shutil.which("nvidia-smi"):
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True).stdout
+    return sum(float(x) for x in out.split()) if out.strip() else None
+
+
 def worker_rss_mb(server: LiveServer) -> float:
     """Resident memory of the gunicorn worker(s), from /proc."""
     total = 0
@@ -143,7 +154,9 @@ def serve(tmp: Path, env: dict, args) -> tuple[dict, dict]:
     server.start(timeout=300)
     info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}
     try:
-        return {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}, info
+        results = {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}
+        info["gpu_mb"] = gpu_memory_mb()
+        return results, info
     finally:
         server.stop()
 
@@ -201,7 +214,8 @@ def main():
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     kind = "synthetic GPT-2-small/BERT-base" if args.synthetic else "default profile"
     print(f"\n{args.clients} clients x {args.requests} requests, {kind}, {device}")
-    print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; worker RSS {info['rss_mb']:.0f} MB")
+    print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; worker RSS {info['rss_mb']:.0f} MB"
+          + (f"; GPU memory in use after the load {info['gpu_mb']:.0f} MiB" if info.get("gpu_mb") else ""))
     header = f"{'workload':<11} {'phase':<10} {'items/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
     print(header)
     for w in WORKLOADS:

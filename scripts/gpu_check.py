@@ -40,7 +40,7 @@ def _run_tests(paths: list[str], env: dict) -> None:
     os.environ.update(env)
     # no:threadexception: a GPU image may lack the metric packages (evaluate) that the app preloads
     # in a background thread; that thread's failure says nothing about the models checked here.
-    code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:threadexception", *[str(ROOT / p) for p in paths]])
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:threadexception", *[p if p.startswith("-") else str(ROOT / p) for p in paths]])
     if code != 0:
         raise CheckFailed(f"pytest {' '.join(paths)} exited {int(code)}")
 
@@ -77,8 +77,34 @@ def check_images() -> list[str]:
             f"float32 {full:.1f} images/s (peak {_mib(full_peak)}); float16/float32 throughput {half / full:.2f}"]
 
 
+def check_models() -> list[str]:
+    """The scoring tests on CUDA (float32, the precision their 1e-5 comparisons are stated in)."""
+    import torch
+    torch.cuda.reset_peak_memory_stats()
+    paths = ["tests/unit/test_tiny_models.py", "tests/unit/test_batched_scores.py", "tests/unit/test_batching.py",
+             "tests/unit/test_ner.py", "tests/unit/test_qa_span.py"]
+    started = time.perf_counter()
+    _run_tests(["-m", "not slow", *paths], {"AIQA_DEVICE": "cuda"})
+    return [f"scoring tests on CUDA float32: passed in {time.perf_counter() - started:.1f} s; "
+            f"peak GPU memory {_mib(torch.cuda.max_memory_allocated())}"]
+
+
+def check_serving() -> list[str]:
+    """bench/bench_serving.py with GPT-2-small/BERT-base sized models: batching on vs off, raw, naive."""
+    import subprocess
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_serving.py"), "--synthetic",
+                           "--clients", "16", "--requests", "16", "--lm-batch", "16"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=480)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0:
+        raise CheckFailed(f"bench_serving exited {done.returncode}: {done.stderr[-1500:]}")
+    return lines
+
+
 CHECKS = {
     "images": check_images,
+    "models": check_models,
+    "serving": check_serving,
 }
 
 

@@ -9,7 +9,7 @@ import os
 import time
 import uuid
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
 )
@@ -34,6 +34,7 @@ MODEL_LOADED = Gauge(
 METRIC_COMPUTATIONS = Counter("aiqa_metric_computations_total", "Metric computations.", ["metric"])
 
 log = logging.getLogger("aiqa.access")
+MAX_LOGGED_BODY = 2000
 
 
 class JSONFormatter(logging.Formatter):
@@ -81,6 +82,9 @@ def _finish_request(response):
         "request_id": g.get("request_id"), "method": request.method, "path": request.path,
         "endpoint": endpoint, "status": response.status_code, "duration_s": round(elapsed, 4),
     }
+    if current_app.config["LOG_REQUEST_TEXTS"] and request.is_json:
+        # Off by default: request texts can hold personal data.
+        fields["body"] = request.get_data(as_text=True)[:MAX_LOGGED_BODY]
     log.info("request", extra={"fields": fields})
     return response
 

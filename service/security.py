@@ -74,7 +74,7 @@ class Guard:
     def init_app(self, app) -> None:
         config = app.config
         # A short id per key (a digest prefix) names the caller in logs without revealing the key.
-        self.keys = {_digest(key): _digest(key).hex()[:12] for key in split_setting(config["API_KEYS"])}
+        self.keys = {digest: digest.hex()[:12] for digest in map(_digest, split_setting(config["API_KEYS"]))}
         self.exempt = tuple(path.rstrip("/") for path in split_setting(config["AUTH_EXEMPT"]))
         self.rate = float(config["RATE_LIMIT"])
         self.burst = max(1, int(config["RATE_LIMIT_BURST"]))

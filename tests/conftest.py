@@ -25,9 +25,9 @@ def tiny_profile(tiny_models, tmp_path_factory) -> str:
     """A profile of tiny models: BERT-like classifier, QA and NER heads, and a GPT-2-like LM."""
     return write_profile(tmp_path_factory.mktemp("profiles") / "tiny.yaml", [
         {"name": "tiny-classifier", "task": "text-classification", "source": f"dir:{tiny_models['bert-classifier']}",
-         "options": {"max_batch_size": 4}},
+         "options": {"max_batch_size": 4, "dtype": "float32"}},
         {"name": "tiny-lm", "task": "causal-lm", "source": f"dir:{tiny_models['gpt2-lm']}",
-         "options": {"max_batch_size": 4}},
+         "options": {"max_batch_size": 4, "dtype": "float32"}},
         # float32 on a GPU too: the tests compare them with the transformers pipelines to 1e-5.
         {"name": "tiny-qa", "task": "question-answering", "source": f"dir:{tiny_models['bert-qa']}",
          "options": {"max_batch_size": 4, "dtype": "float32"}},
@@ -53,7 +53,7 @@ def default_app():
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, tiny_profile):
+def live_server(tmp_path_factory, tiny_profile, tiny_models):
     """One gunicorn server for the session: the default profile plus the tiny test models.
 
     Its profile is the shipped default one extended with tiny models, so integration tests reach
@@ -63,7 +63,10 @@ def live_server(tmp_path_factory, tiny_profile):
     from service.registry import read_profile  # noqa: F401  (fail early if the package is broken)
     default = yaml.safe_load((ROOT / "service" / "profiles" / "default.yaml").read_text())
     tiny = yaml.safe_load(Path(tiny_profile).read_text())
-    profile = write_profile(tmp / "live.yaml", default["models"] + tiny["models"], default["defaults"])
-    server = LiveServer(tmp, env={"AIQA_MODELS": profile}).start()
+    # A tiny text-to-image pipeline too, so the Postman collection's image requests run.
+    tiny_sd = {"name": "tiny-sd", "task": "text-to-image", "source": f"dir:{tiny_models['stable-diffusion']}",
+               "options": {"device": "cpu"}}
+    profile = write_profile(tmp / "live.yaml", default["models"] + tiny["models"] + [tiny_sd], default["defaults"])
+    server = LiveServer(tmp, env={"AIQA_MODELS": profile, "AIQA_JOBS_DIR": str(tmp / "jobs")}).start()
     yield server
     server.stop()

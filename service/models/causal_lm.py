@@ -19,6 +19,8 @@ from .base import ModelWrapper, batches
 # positive/negative after calibration (a prompt listing the labels with commas got 5 of 10).
 DEFAULT_ZERO_SHOT_PROMPT = "Which of these best describes this text: {labels}? Answer with one word.\n\nText: {text}"
 CONTENT_FREE_INPUTS = ("N/A", "")
+# Predicted positions sent through the LM head at once: bounds the [positions, vocabulary] logits.
+HEAD_SLICE = 2048
 
 
 def join_labels(labels) -> str:
@@ -81,25 +83,42 @@ class CausalLM(ModelWrapper):
         import torch
         results: list[np.ndarray | None] = [None] * len(rows)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
-        head = self.model.get_output_embeddings()
         for chunk in batches(order, self.max_batch_size):
             width = max(len(rows[i][0]) for i in chunk)
             input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            positions, targets, counts = [], [], []
             for b, i in enumerate(chunk):
-                ids = rows[i][0]
+                ids, n_context = rows[i]
                 input_ids[b, :len(ids)] = torch.tensor(ids)
                 mask[b, :len(ids)] = 1
+                positions.extend((b, p) for p in range(n_context - 1, len(ids) - 1))
+                targets.extend(ids[n_context:])
+                counts.append(len(ids) - n_context)
             with self.forward(len(chunk)):
                 hidden = self.model.base_model(
                     input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
-                for b, i in enumerate(chunk):
-                    ids, n_context = rows[i]
-                    targets = torch.tensor(ids[n_context:], device=self.device)
-                    logits = head(hidden[b, n_context - 1:len(ids) - 1]).float()
-                    logprobs = logits.log_softmax(-1).gather(-1, targets[:, None])[:, 0]
-                    results[i] = logprobs.cpu().numpy().astype(np.float64)
+                logprobs = self._predicted_logprobs(hidden, positions, targets)
+            for i, row_logprobs in zip(chunk, np.split(logprobs, np.cumsum(counts)[:-1])):
+                results[i] = row_logprobs
         return results
+
+    def _predicted_logprobs(self, hidden, positions, targets) -> np.ndarray:
+        """log p(target) at each (row, position) of `hidden`, all rows at once, one copy to the host.
+
+        The LM head runs over the predicted positions only, in slices, so the full-vocabulary logits
+        of a long batch never sit in memory together."""
+        import torch
+        index = torch.tensor(positions, device=self.device)
+        selected = hidden[index[:, 0], index[:, 1]]
+        wanted = torch.tensor(targets, device=self.device)
+        head = self.model.get_output_embeddings()
+        out = torch.empty(len(targets), device=self.device, dtype=torch.float32)
+        for start in range(0, len(targets), HEAD_SLICE):
+            logits = head(selected[start:start + HEAD_SLICE]).float()
+            picked = logits.gather(-1, wanted[start:start + HEAD_SLICE, None])[:, 0]
+            out[start:start + HEAD_SLICE] = picked - logits.logsumexp(-1)
+        return out.cpu().numpy().astype(np.float64)
 
     # -- perplexity ------------------------------------------------------------------------------
     def perplexity_windows(self, ids: list[int], max_length: int, stride: int) -> list[tuple[list[int], int]]:

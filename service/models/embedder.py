@@ -55,7 +55,8 @@ class Embedder(ModelWrapper):
     def similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         unique = list(dict.fromkeys(text for pair in pairs for text in pair))
         vectors = dict(zip(unique, self.embed(unique)))
-        return [float(vectors[a] @ vectors[b]) for a, b in pairs]
+        # Clamped: float32 rounding puts a text paired with itself at 1.0000001.
+        return [max(-1.0, min(1.0, float(vectors[a] @ vectors[b]))) for a, b in pairs]
 
 
 def _sentence_transformers_max_length(path: str) -> int | None:

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from conftest import ROOT
+from aiqa_fixtures import ROOT
 
 COLLECTION = json.loads((ROOT / "postman" / "aiqa.postman_collection.json").read_text())
 ENVIRONMENT = json.loads((ROOT / "postman" / "aiqa.postman_environment.json").read_text())

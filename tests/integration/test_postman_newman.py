@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from aiqa_fixtures import ROOT
 
 pytestmark = pytest.mark.slow
 NODE_PREFIX = ROOT / ".cache" / "node"
@@ -21,7 +21,7 @@ def newman_command(base_url: str) -> list[str]:
     if shutil.which("npx") is None or not (NODE_PREFIX / "node_modules" / ".bin" / "newman").exists():
         pytest.fail("newman is not installed: `make test` installs it under .cache/node (needs node and npm)")
     return ["npx", "--prefix", str(NODE_PREFIX), "--no", "--", "newman", "run", str(COLLECTION),
-            "-e", str(ENVIRONMENT), "--env-var", f"baseUrl={base_url}", "--env-var", "nerModel=tiny-ner",
+            "-e", str(ENVIRONMENT), "--env-var", f"baseUrl={base_url}", "--env-var", "nerModel=tiny-ner", "--env-var", "imageModel=tiny-sd",
             "--reporters", "cli,junit", "--reporter-junit-export", str(REPORT),
             "--timeout-request", "120000", "--color", "off", "--disable-unicode"]
 

@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import ROOT
+from aiqa_fixtures import ROOT
 
 MANIFESTS = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -75,6 +75,8 @@ def test_the_image_is_multi_stage_non_root_with_a_healthcheck_and_a_cache_volume
     assert "\nUSER 10001" in DOCKERFILE
     assert "HEALTHCHECK" in DOCKERFILE and "/livez" in DOCKERFILE
     assert 'VOLUME ["/cache"]' in DOCKERFILE and "AIQA_CACHE_DIR=/cache/aiqa" in DOCKERFILE
-    copied = {line.split()[1] for line in DOCKERFILE.splitlines() if line.startswith("COPY ") and "--from" not in line}
-    allowed = (ROOT / ".dockerignore").read_text()
-    assert all(f"!{name}" in allowed for name in copied | {"gunicorn.conf.py", "openapi.yaml"})
+    copied = {name for line in DOCKERFILE.splitlines() if line.startswith("COPY ") and "--from" not in line
+              for name in line.split()[1:-1]}
+    allowed = (ROOT / ".dockerignore").read_text()  # a whitelist: what is copied must be let in
+    assert {"gunicorn.conf.py", "openapi.yaml", "service"} <= copied
+    assert all(f"!{name}" in allowed for name in copied)

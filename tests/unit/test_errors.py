@@ -59,3 +59,12 @@ def test_request_id_is_echoed_or_made(app):
     client = app.test_client()
     assert client.get("/livez", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
     assert len(client.get("/livez").headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_request_texts_reach_the_log_only_when_enabled(caplog, enabled):
+    app = create_app({"LOAD_MODELS": False, "LOG_REQUEST_TEXTS": enabled})
+    with caplog.at_level("INFO", logger="aiqa.access"):
+        app.test_client().post("/v1/classify", json={"inputs": "a very private sentence"})
+    logged = " ".join(str(getattr(r, "fields", {})) for r in caplog.records)
+    assert ("a very private sentence" in logged) is enabled

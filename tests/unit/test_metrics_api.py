@@ -266,13 +266,13 @@ def test_bad_fairness_requests(client, body):
     problem(client.post("/v1/metrics/fairness", json=body), 422)
 
 
-def test_the_openapi_fragment_is_valid_and_covers_every_metrics_route(app):
+def test_the_openapi_spec_covers_every_metrics_route(app):
     from pathlib import Path
 
     import yaml
     from openapi_spec_validator import validate
-    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs/openapi-fragments/metrics.yaml").read_text())
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
     validate(spec)
     routes = {rule.rule.replace("<name>", "{name}") for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("metrics.")}
-    assert routes == set(spec["paths"])
+    assert routes <= set(spec["paths"])

@@ -115,6 +115,10 @@ class Overloaded(APIError):
         return retry_after(self.response)
 
 
+class RateLimited(Overloaded):
+    """429: this API key (or address) is over its rate limit. Safe to retry after Retry-After."""
+
+
 class ServiceUnavailable(APIError):
     """503: the service or the model is not ready. Retry after Retry-After if it is loading."""
 
@@ -138,7 +142,7 @@ BY_SLUG = {
     "validation-error": ValidationFailed, "wrong-task": WrongTask, "overloaded": Overloaded,
     "model-unavailable": ModelUnavailable, "not-ready": NotReady, "timeout": Timeout,
     "internal-error": ServerError, "job-not-found": JobNotFound, "not-acceptable": NotAcceptable,
-    "job-not-finished": JobNotFinished,
+    "job-not-finished": JobNotFinished, "rate-limited": RateLimited,
 }
 BY_STATUS = {
     400: MalformedRequest, 401: Unauthorized, 404: NotFound, 405: MethodNotAllowed, 406: NotAcceptable,

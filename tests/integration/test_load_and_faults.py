@@ -1,0 +1,215 @@
+"""Load and faults on real gunicorn with two workers and tiny models, on 127.0.0.1 only.
+
+Load: AIQA_LOAD_CLIENTS clients (default 8) for AIQA_LOAD_SECONDS (default 10) on mixed endpoints;
+`make soak` runs 32 clients for 30 s. Every loop is bounded in time and count and stops by itself.
+Faults: a worker killed during load is replaced; a model that fails to load leaves /readyz 503
+naming it while the others serve; SIGTERM lets in-flight requests finish.
+"""
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from aiqa_fixtures import LiveServer, write_profile
+
+pytestmark = pytest.mark.slow
+CLIENTS = int(os.environ.get("AIQA_LOAD_CLIENTS", "8"))
+SECONDS = float(os.environ.get("AIQA_LOAD_SECONDS", "10"))
+SEED = {"predictions": [0, 1, 1, 0, 1], "references": [0, 1, 0, 0, 1]}
+# (method, path, body, the endpoint label the server counts it under)
+MIX = [
+    ("GET", "/livez", None, "/livez"),
+    ("GET", "/v1/models", None, "/v1/models"),
+    ("POST", "/v1/classify", {"model": "tiny-classifier", "inputs": ["good", "bad"]}, "/v1/classify"),
+    ("POST", "/v1/perplexity", {"model": "tiny-lm", "inputs": ["The cat sat on the mat."]}, "/v1/perplexity"),
+    ("POST", "/v1/generate", {"model": "tiny-lm", "prompt": "Hello", "max_new_tokens": 4}, "/v1/generate"),
+    ("POST", "/v1/qa", {"model": "tiny-qa", "question": "Who?", "context": "Paul lives in Madrid."}, "/v1/qa"),
+    ("POST", "/v1/ner", {"model": "tiny-ner", "inputs": "Paul lives in Madrid."}, "/v1/ner"),
+    ("POST", "/v1/metrics/accuracy", SEED, "/v1/metrics/<name>"),
+    ("GET", "/v1/metrics/f1", None, "/v1/metrics/<name>"),
+]
+
+
+def tiny_server(tmp: Path, tiny_models, extra_models=(), workers=2, **env) -> LiveServer:
+    models = [{"name": name, "task": task, "source": f"dir:{tiny_models[key]}", "options": {"max_batch_size": 4}}
+              for name, task, key in [("tiny-classifier", "text-classification", "bert-classifier"),
+                                      ("tiny-lm", "causal-lm", "gpt2-lm"), ("tiny-qa", "question-answering", "bert-qa"),
+                                      ("tiny-ner", "token-classification", "bert-ner")]]
+    # Models load before a worker accepts connections, so a replaced worker takes no request it cannot serve.
+    env = {"AIQA_MODELS": write_profile(tmp / "p.yaml", models + list(extra_models)),
+           "AIQA_LOAD_IN_BACKGROUND": "false", **env}
+    return LiveServer(tmp, env=env, workers=workers)
+
+
+def request_counts(server) -> Counter:
+    """endpoint -> requests answered, summed over codes and workers, from /metrics."""
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    counts = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "aiqa_requests_total":
+                counts[sample.labels["endpoint"]] += sample.value
+    return counts
+
+
+class Load:
+    """`clients` threads sending the mix until `seconds` pass; each records its outcomes."""
+
+    def __init__(self, url: str, clients: int, seconds: float, keep_alive: bool = True):
+        self.url, self.clients, self.seconds, self.keep_alive = url, clients, seconds, keep_alive
+        self.sent, self.statuses, self.errors = Counter(), Counter(), []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)]
+
+    def start(self):
+        self.deadline = time.monotonic() + self.seconds
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def join(self):
+        for thread in self.threads:
+            thread.join(self.seconds + 120)
+        assert not any(thread.is_alive() for thread in self.threads), "a client did not stop"
+        return self
+
+    def _client(self, offset: int):
+        session = requests.Session() if self.keep_alive else requests
+        index = offset
+        while time.monotonic() < self.deadline:
+            method, path, body, label = MIX[index % len(MIX)]
+            index += 1
+            try:
+                status = session.request(method, self.url + path, json=body, timeout=60).status_code
+            except requests.RequestException as exc:
+                with self.lock:
+                    self.errors.append(exc)
+                continue
+            with self.lock:
+                self.sent[label] += 1
+                self.statuses[status] += 1
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid and fields[0] != "Z":
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(what)
+
+
+@pytest.fixture(scope="module")
+def two_workers(tiny_models, tmp_path_factory):
+    server = tiny_server(tmp_path_factory.mktemp("load"), tiny_models).start()
+    yield server
+    server.stop()
+
+
+def test_the_master_never_loads_torch_so_cuda_starts_only_after_the_fork(two_workers):
+    def libraries(pid):
+        return Path(f"/proc/{pid}/maps").read_text()
+
+    assert "libtorch" not in libraries(two_workers.process.pid)
+    assert all("libtorch" in libraries(pid) for pid in worker_pids(two_workers.process.pid))
+
+
+def test_mixed_load_gets_no_errors_but_429s_and_metrics_count_every_request(two_workers):
+    before = request_counts(two_workers)
+    load = Load(two_workers.url, CLIENTS, SECONDS).start().join()
+    after = request_counts(two_workers)
+    assert load.errors == []
+    assert set(load.statuses) <= {200, 429}, load.statuses
+    assert load.statuses[200] > 0
+    counted = {label: after[label] - before[label] for label in load.sent}
+    assert counted == dict(load.sent)
+    assert after["/metrics"] - before["/metrics"] == 1  # the scrape before; this one counts after itself
+
+
+def test_a_killed_worker_is_replaced_and_requests_after_it_succeed(two_workers):
+    master = two_workers.process.pid
+    workers = worker_pids(master)
+    assert len(workers) == 2
+    load = Load(two_workers.url, CLIENTS, max(4.0, SECONDS / 2), keep_alive=False).start()
+    time.sleep(1)
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    load.join()
+    # Only what was in flight on the killed worker may fail: one request per client at most.
+    assert len(load.errors) <= CLIENTS and all(isinstance(e, requests.ConnectionError) for e in load.errors)
+    assert set(load.statuses) <= {200, 429}
+    wait_until(lambda: len(worker_pids(master) - {victim}) == 2, 120, "no replacement worker")
+    replacement = (worker_pids(master) - workers).pop()
+    statuses = Counter()
+
+    def replacement_answered():  # its first answer creates its metrics file
+        statuses[requests.post(two_workers.url + "/v1/classify", json=MIX[2][2], timeout=60).status_code] += 1
+        return any(two_workers.metrics_dir.glob(f"counter_{replacement}.db"))
+
+    wait_until(replacement_answered, 120, "the replacement worker answered no request")
+    assert set(statuses) == {200}
+
+
+def test_a_model_that_fails_to_load_leaves_readyz_503_naming_it_while_the_rest_serve(tiny_models, tmp_path):
+    broken = {"name": "broken", "task": "text-classification", "source": f"dir:{tmp_path / 'no-such-model'}"}
+    server = tiny_server(tmp_path, tiny_models, extra_models=[broken], workers=1).start(wait_ready=False)
+    try:
+        ready = requests.get(server.url + "/readyz", timeout=10)
+        assert ready.status_code == 503 and ready.headers["Content-Type"] == "application/problem+json"
+        assert set(ready.json()["missing"]) == {"broken"} and "broken" in ready.json()["detail"]
+        states = {m["name"]: m["state"] for m in requests.get(server.url + "/v1/models", timeout=10).json()["models"]}
+        assert states == {"tiny-classifier": "ready", "tiny-lm": "ready", "tiny-qa": "ready",
+                          "tiny-ner": "ready", "broken": "failed"}
+        served = requests.post(server.url + "/v1/classify", json=MIX[2][2], timeout=30)
+        assert served.status_code == 200
+        refused = requests.post(server.url + "/v1/classify", json={"model": "broken", "inputs": "x"}, timeout=30)
+        assert refused.status_code == 503 and refused.json()["type"] == "urn:aiqa:problem:model-unavailable"
+    finally:
+        server.stop()
+
+
+def slow_request(url: str, results: list):
+    """A bootstrap of a few seconds; records its status, F1 and when it finished."""
+    body = {"predictions": [i % 4 for i in range(1000)], "references": [i % 3 for i in range(1000)],
+            "params": {"average": "macro"}, "confidence": {"resamples": 3000, "seed": 1}}
+    response = requests.post(url + "/v1/metrics/f1", json=body, timeout=120)
+    results.append((response.status_code, response.json()["result"]["f1"], time.monotonic()))
+
+
+def test_sigterm_lets_in_flight_requests_finish(tiny_models, tmp_path):
+    server = tiny_server(tmp_path, tiny_models, workers=1, AIQA_GRACEFUL_TIMEOUT="60").start()
+    try:
+        results = []
+        threads = [threading.Thread(target=slow_request, args=(server.url, results)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1)
+        signalled = time.monotonic()
+        os.kill(server.process.pid, signal.SIGTERM)  # the master, as `docker stop` or the kubelet does
+        for thread in threads:
+            thread.join(150)
+        assert server.process.wait(90) == 0
+    finally:
+        server.stop()
+    assert [status for status, _, _ in results] == [200, 200]
+    assert results[0][1] == results[1][1]
+    assert max(finished for _, _, finished in results) > signalled, "the requests were still in flight at SIGTERM"
+    assert "Handling signal: term" in server.log_path.read_text()
