@@ -12,7 +12,6 @@ Bounded: a fixed number of requests per client and a time cap per phase; loopbac
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time

@@ -1,6 +1,5 @@
 """Sequence-classification heads (AutoModelForSequenceClassification), scored as the transformers
 text-classification pipeline scores them: sigmoid for one label or multi-label, softmax otherwise."""
-import torch
 
 from .base import ModelWrapper, batches
 

@@ -133,7 +133,14 @@ class QuestionAnswerer(ModelWrapper):
 
     # -- the forward pass ------------------------------------------------------------------------
     def score(self, chunks: list[Chunk]) -> None:
-        """Fill each chunk's start and end logits (float32, the chunk's own length)."""
+        """Fill each chunk's start and end logits (float32, the chunk's own length), batched with the
+        chunks of concurrent requests."""
+        logits = self.batched("qa", self._score_batch, chunks, length=lambda chunk: len(chunk.p_mask))
+        for chunk, (start, end) in zip(chunks, logits):
+            chunk.start, chunk.end = start, end
+
+    def _score_batch(self, chunks: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray]]:
+        results = [None] * len(chunks)
         order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].p_mask))
         for part in batches(order, self.max_batch_size):
             with self.forward(len(part)):
@@ -142,7 +149,8 @@ class QuestionAnswerer(ModelWrapper):
                 ends = output.end_logits.float().cpu().numpy()
             for row, i in enumerate(part):
                 length = len(chunks[i].p_mask)
-                chunks[i].start, chunks[i].end = starts[row, :length], ends[row, :length]
+                results[i] = (starts[row, :length], ends[row, :length])
+        return results
 
     def padded(self, chunks: list[Chunk]) -> dict:
         """The chunks' features as tensors, padded on the right (pad id for ids, 0 for masks and types)."""

@@ -76,22 +76,27 @@ class TokenClassifier(ModelWrapper):
                 raise InputError(index, "inputs", (
                     f"inputs[{index}] has {len(enc['input_ids'])} tokens; {self.name!r} reads at most "
                     f"{self.window}: split the text"))
-        outputs = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]["input_ids"]))
+        logits = self.batched("ner", self._logits_batch, texts)
+        return [{
+            "logits": logits[i], "sentence": text, "is_last": True,
+            "input_ids": torch.tensor([encoded[i]["input_ids"]]),
+            "offset_mapping": torch.tensor([encoded[i]["offset_mapping"]]),
+            "special_tokens_mask": torch.tensor([encoded[i]["special_tokens_mask"]]),
+        } for i, text in enumerate(texts)]
+
+    def _logits_batch(self, texts) -> list:
+        """Token logits per text, [1, its own length], from padded batches (with concurrent requests')."""
+        results = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for part in batches(order, self.max_batch_size):
             features = self.tokenizer([texts[i] for i in part], padding=True, padding_side="right",
                                       return_tensors="pt").to(self.device)
             with self.forward(len(part)):
                 logits = self.model(**features).logits.float().cpu()
+            lengths = features["attention_mask"].sum(-1).tolist()
             for row, i in enumerate(part):
-                n = len(encoded[i]["input_ids"])
-                outputs[i] = {
-                    "logits": logits[row:row + 1, :n], "sentence": texts[i], "is_last": True,
-                    "input_ids": torch.tensor([encoded[i]["input_ids"]]),
-                    "offset_mapping": torch.tensor([encoded[i]["offset_mapping"]]),
-                    "special_tokens_mask": torch.tensor([encoded[i]["special_tokens_mask"]]),
-                }
-        return outputs
+                results[i] = logits[row:row + 1, :lengths[row]]
+        return results
 
     # -- post-processing -------------------------------------------------------------------------
     def group(self, output: dict, aggregation: str) -> list[dict]:

@@ -6,17 +6,20 @@
 Errors raise subclasses of aiqa_client.errors.AiqaError, chosen by the problem+json `type`.
 429 and 503 answers are retried (Retry-After first, else exponential backoff) for idempotent calls:
 every scoring call is one (no state changes, the same request scores the same); generation is one
-only when it is reproducible (greedy, or sampling with a seed).
+only when it is reproducible (greedy, or sampling with a seed); images likewise only with a seed.
+Submitting a job is never retried (a retry could queue it twice); reading or cancelling one is.
 """
 import time
 
 import requests
 
 from . import __version__
-from .errors import ConnectionFailed, NotReady, RequestTimedOut, from_response
+from .errors import ConnectionFailed, JobCancelled, JobFailed, NotReady, RequestTimedOut, from_response
 from .retry import RetryPolicy
-from .types import (Classification, Comparison, Counterfactual, Entities, Fairness, Generation, Health, MetricInfo,
-                    MetricResult, Models, Perplexity, QuestionAnswers, Readiness, Similarity)
+from .types import (Classification, Comparison, Counterfactual, Entities, Fairness, Generation, Health, ImageJob,
+                    Images, MetricInfo, MetricResult, Models, Perplexity, QuestionAnswers, Readiness, Similarity)
+
+JSON, PNG = {"Accept": "application/json"}, {"Accept": "image/png"}
 
 
 def _confidence(value):
@@ -202,3 +205,56 @@ class Client:
         return Counterfactual.from_json(self._post("/v1/bias/counterfactual", _body(
             inputs=inputs, swaps=swaps, model=model, label=label, candidate_labels=candidate_labels,
             hypothesis_template=hypothesis_template, permutations=permutations, seed=seed)))
+
+    # -- images ----------------------------------------------------------------------------------
+    def images(self, prompt: str, *, model=None, negative_prompt=None, width=None, height=None, steps=None,
+               guidance_scale=None, seed=None, num_images=None) -> Images:
+        """Generate images now (the request lasts the whole generation: submit a job for slow ones)."""
+        body = _body(prompt=prompt, model=model, negative_prompt=negative_prompt, width=width, height=height,
+                     steps=steps, guidance_scale=guidance_scale, seed=seed, num_images=num_images)
+        response = self.request("POST", "/v1/images", json=body, headers=JSON, idempotent=seed is not None)
+        return Images.from_json(response.json())
+
+    def image_png(self, prompt: str, *, model=None, negative_prompt=None, width=None, height=None, steps=None,
+                  guidance_scale=None, seed=None) -> bytes:
+        """One image as PNG bytes (the server's X-Seed header on the answer names its seed)."""
+        body = _body(prompt=prompt, model=model, negative_prompt=negative_prompt, width=width, height=height,
+                     steps=steps, guidance_scale=guidance_scale, seed=seed)
+        return self.request("POST", "/v1/images", json=body, headers=PNG, idempotent=seed is not None).content
+
+    def submit_image_job(self, prompt: str, *, model=None, negative_prompt=None, width=None, height=None,
+                         steps=None, guidance_scale=None, seed=None, num_images=None) -> ImageJob:
+        """Queue a generation (the body is checked at once); poll it with image_job or wait_for_image_job."""
+        body = _body(prompt=prompt, model=model, negative_prompt=negative_prompt, width=width, height=height,
+                     steps=steps, guidance_scale=guidance_scale, seed=seed, num_images=num_images)
+        response = self.request("POST", "/v1/images/jobs", json=body, idempotent=False)
+        return ImageJob.from_json({**response.json(), "location": response.headers.get("Location")})
+
+    def image_job(self, job_id: str) -> ImageJob:
+        """A job's state and progress; JobNotFound for an unknown or expired id."""
+        return ImageJob.from_json(self._get(f"/v1/images/jobs/{job_id}"))
+
+    def image_job_result(self, job_id: str) -> Images:
+        """A succeeded job's images, as images() answers; JobNotFinished before it succeeded."""
+        return Images.from_json(self.request("GET", f"/v1/images/jobs/{job_id}/result", headers=JSON).json())
+
+    def image_job_png(self, job_id: str) -> bytes:
+        """A succeeded one-image job's PNG; NotAcceptable when the job made several."""
+        return self.request("GET", f"/v1/images/jobs/{job_id}/result", headers=PNG).content
+
+    def cancel_image_job(self, job_id: str) -> None:
+        """Cancel a queued or running job (a running one stops at its next step); remove a finished
+        one with its result."""
+        self.request("DELETE", f"/v1/images/jobs/{job_id}")
+
+    def wait_for_image_job(self, job_id: str, timeout: float = 300.0, interval: float = 0.5) -> Images:
+        """Poll the job until it succeeded and answer its images; JobFailed or JobCancelled when it
+        ended otherwise, TimeoutError (the job keeps running) when it has not finished in time."""
+        deadline = time.monotonic() + timeout
+        while not (job := self.image_job(job_id)).finished:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"image job {job_id} still {job.state} after {timeout}s: {job.progress}")
+            time.sleep(interval)
+        if job.state != "succeeded":
+            raise (JobCancelled if job.state == "cancelled" else JobFailed)(job)
+        return self.image_job_result(job_id)

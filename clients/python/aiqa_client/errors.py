@@ -34,6 +34,19 @@ class AiqaError(Exception):
         return self.problem.get("errors") or {}
 
 
+class JobFailed(AiqaError, RuntimeError):
+    """An image job ended failed (`job.error` says why) instead of succeeding. Submitting it again
+    helps only when the error was passing (e.g. the worker restarted)."""
+
+    def __init__(self, job):
+        super().__init__(f"image job {job.id} {job.state}" + (f": {job.error}" if job.error else ""))
+        self.job = job
+
+
+class JobCancelled(JobFailed):
+    """An image job was cancelled (DELETE) before it succeeded."""
+
+
 class ConnectionFailed(AiqaError, ConnectionError):
     """The service could not be reached (refused, DNS, reset). Nothing was answered."""
 

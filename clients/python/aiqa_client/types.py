@@ -1,6 +1,8 @@
 """Typed answers: one dataclass per endpoint. Keys a newer server adds land in `extra`, never lost."""
+import base64
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -247,3 +249,70 @@ class Counterfactual(Answer):
     @classmethod
     def convert(cls, key, value):
         return [CounterfactualInput.from_json(r) for r in value] if key == "results" else value
+
+
+@dataclass
+class Images(Answer):
+    """Generated images as PNG bytes: images[i] is made again by a one-image request with seeds[i]."""
+    model: str
+    seed: int
+    seeds: list[int]
+    width: int
+    height: int
+    steps: int
+    images: list[bytes]
+    revision: str | None = None
+    guidance_scale: float | None = None
+    num_images: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def convert(cls, key, value):
+        return [base64.b64decode(image) for image in value] if key == "images" else value
+
+    def save(self, directory, prefix: str = "image") -> list[Path]:
+        """Write each image as <prefix>-<its seed>.png under directory (made if missing); the paths."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f"{prefix}-{seed}.png" for seed in self.seeds]
+        for path, png in zip(paths, self.images):
+            path.write_bytes(png)
+        return paths
+
+
+@dataclass
+class JobProgress:
+    step: int
+    steps: int
+
+
+@dataclass
+class ImageJob(Answer):
+    """An image job: state is queued, running, succeeded, failed (see `error`) or cancelled;
+    progress counts denoising steps; location is the job's path (the 202's Location header)."""
+    id: str
+    state: str
+    progress: JobProgress | None = None
+    location: str | None = None
+    model: str | None = None
+    revision: str | None = None
+    parameters: dict = field(default_factory=dict)
+    error: str | None = None
+    cancel_requested: bool | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    expires_at: str | None = None
+    links: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.location = self.location or self.links.get("self")
+
+    @classmethod
+    def convert(cls, key, value):
+        return JobProgress(**value) if key == "progress" and value else value
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in ("queued", "running")
