@@ -47,6 +47,18 @@ def resolve_dtype(requested: str | None, device: str):
     return dtypes[requested]
 
 
+def load_pretrained(auto_class: str, source, device: str, dtype):
+    """(model, tokenizer) from a resolved source, the one way every kind loads weights: safetensors
+    only, never remote code, on `device` in eval mode."""
+    import transformers
+    revision = None if source.local else source.revision
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, revision=revision)
+    model = getattr(transformers, auto_class).from_pretrained(
+        source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
+    model.to(device).eval()
+    return model, tokenizer
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     import torch
     return isinstance(exc, torch.OutOfMemoryError)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ValidationFailed
-from .base import ModelWrapper, batches
+from .base import ModelWrapper, batches, load_pretrained
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
 # positive/negative after calibration (a prompt listing the labels with commas got 5 of 10).
@@ -55,12 +55,7 @@ class CausalLM(ModelWrapper):
 
     @classmethod
     def load(cls, spec, source, device, dtype):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=None if source.local else source.revision)
-        model = AutoModelForCausalLM.from_pretrained(
-            source.path, dtype=dtype, revision=None if source.local else source.revision,
-            use_safetensors=True, trust_remote_code=False)
-        model.to(device).eval()
+        model, tokenizer = load_pretrained("AutoModelForCausalLM", source, device, dtype)
         return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                    revision=source.revision, source=source.uri)
 

@@ -1,7 +1,7 @@
 """Sequence-classification heads (AutoModelForSequenceClassification), scored as the transformers
 text-classification pipeline scores them: sigmoid for one label or multi-label, softmax otherwise."""
 
-from .base import ModelWrapper, batches
+from .base import ModelWrapper, batches, load_pretrained
 
 
 class SequenceClassifier(ModelWrapper):
@@ -18,12 +18,7 @@ class SequenceClassifier(ModelWrapper):
 
     @classmethod
     def load(cls, spec, source, device, dtype):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        revision = None if source.local else source.revision
-        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=revision)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
-        model.to(device).eval()
+        model, tokenizer = load_pretrained("AutoModelForSequenceClassification", source, device, dtype)
         return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                    revision=source.revision, source=source.uri)
 

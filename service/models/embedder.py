@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from .base import ModelWrapper, batches
+from .base import ModelWrapper, batches, load_pretrained
 
 
 class Embedder(ModelWrapper):
@@ -19,12 +19,7 @@ class Embedder(ModelWrapper):
 
     @classmethod
     def load(cls, spec, source, device, dtype):
-        from transformers import AutoModel, AutoTokenizer
-        revision = None if source.local else source.revision
-        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=revision)
-        model = AutoModel.from_pretrained(
-            source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
-        model.to(device).eval()
+        model, tokenizer = load_pretrained("AutoModel", source, device, dtype)
         max_seq_length = spec.options.get("max_seq_length") or _sentence_transformers_max_length(source.path)
         return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                    max_seq_length=max_seq_length or tokenizer.model_max_length,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import ModelWrapper, batches
+from .base import ModelWrapper, batches, load_pretrained
 
 
 class InputError(ValueError):
@@ -62,12 +62,7 @@ class QuestionAnswerer(ModelWrapper):
 
     @classmethod
     def load(cls, spec, source, device, dtype):
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-        revision = None if source.local else source.revision
-        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=revision)
-        model = AutoModelForQuestionAnswering.from_pretrained(
-            source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
-        model.to(device).eval()
+        model, tokenizer = load_pretrained("AutoModelForQuestionAnswering", source, device, dtype)
         return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                    revision=source.revision, source=source.uri)
 

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from .base import ModelWrapper, batches
+from .base import ModelWrapper, batches, load_pretrained
 from .qa import InputError
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
@@ -39,12 +39,7 @@ class TokenClassifier(ModelWrapper):
 
     @classmethod
     def load(cls, spec, source, device, dtype):
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
-        revision = None if source.local else source.revision
-        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=revision)
-        model = AutoModelForTokenClassification.from_pretrained(
-            source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
-        model.to(device).eval()
+        model, tokenizer = load_pretrained("AutoModelForTokenClassification", source, device, dtype)
         return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                    revision=source.revision, source=source.uri)
 
