@@ -21,6 +21,7 @@ DEFAULT_ZERO_SHOT_PROMPT = "Which of these best describes this text: {labels}? A
 CONTENT_FREE_INPUTS = ("N/A", "")
 # Predicted positions sent through the LM head at once: bounds the [positions, vocabulary] logits.
 HEAD_SLICE = 2048
+CALIBRATIONS_KEPT = 256
 
 
 def join_labels(labels) -> str:
@@ -52,6 +53,7 @@ class CausalLM(ModelWrapper):
         self.max_length = int(spec.options.get("max_length", min(positions, 2048)))
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.use_chat_template = bool(spec.options.get("chat_template", tokenizer.chat_template is not None))
+        self._calibrations: dict[tuple, np.ndarray] = {}
 
     @classmethod
     def load(cls, spec, source, device, dtype):
@@ -174,7 +176,7 @@ class CausalLM(ModelWrapper):
         sums = [float(lp.sum()) for lp in self.token_logprobs(rows)]
         return np.array(sums).reshape(len(prompts), len(continuations))
 
-    def zero_shot(self, texts, labels, *, prompt_template=None, hypothesis_template="{}", calibration=None):
+    def zero_shot(self, texts, labels, *, prompt_template=None, hypothesis_template="{}"):
         """Score each label as the continuation of a prompt; calibrate; softmax over labels.
 
         Contextual calibration: the label scores the model gives content-free inputs ("N/A", "") are
@@ -185,19 +187,25 @@ class CausalLM(ModelWrapper):
         continuations = [hypothesis_template.format(label) for label in labels]
         prompts = [self.build_prompt(template.format(text=t, labels=label_list)) for t in texts]
         scores = self.label_loglikelihoods(prompts, continuations)
-        if calibration is None:
-            calibration = self.calibration(template, labels, hypothesis_template)
-        calibrated = scores - calibration
+        calibrated = scores - self.calibration(template, labels, hypothesis_template)
         calibrated -= calibrated.max(axis=1, keepdims=True)
         probs = np.exp(calibrated)
         return probs / probs.sum(axis=1, keepdims=True)
 
     def calibration(self, template, labels, hypothesis_template="{}") -> np.ndarray:
+        """The label scores of content-free inputs; the same for every request with these labels, so
+        kept (for up to CALIBRATIONS_KEPT label sets) instead of recomputed per request."""
         template = template or DEFAULT_ZERO_SHOT_PROMPT
-        label_list = join_labels(labels)
-        continuations = [hypothesis_template.format(label) for label in labels]
-        prompts = [self.build_prompt(template.format(text=t, labels=label_list)) for t in CONTENT_FREE_INPUTS]
-        return self.label_loglikelihoods(prompts, continuations).mean(axis=0)
+        key = (template, tuple(labels), hypothesis_template)
+        if key not in self._calibrations:
+            label_list = join_labels(labels)
+            continuations = [hypothesis_template.format(label) for label in labels]
+            prompts = [self.build_prompt(template.format(text=t, labels=label_list)) for t in CONTENT_FREE_INPUTS]
+            scores = self.label_loglikelihoods(prompts, continuations).mean(axis=0)
+            if len(self._calibrations) >= CALIBRATIONS_KEPT:
+                self._calibrations.clear()
+            self._calibrations[key] = scores
+        return self._calibrations[key]
 
     def classify(self, texts, *, candidate_labels=None, hypothesis_template=None, **_):
         probs = self.zero_shot(texts, candidate_labels, hypothesis_template=hypothesis_template or "{}")

@@ -7,7 +7,7 @@
         labels: {POSITIVE: positive, NEGATIVE: negative}    # answer label -> word the LM scores
         prompt: "Is the sentiment of this text positive or negative? ...\n\nText: {text}"
 
-Calibration scores are computed once at warm-up, not per request.
+Its calibration scores are computed at warm-up and kept by the base model, not redone per request.
 """
 from .base import ModelWrapper
 
@@ -26,7 +26,6 @@ class ZeroShotClassifier(ModelWrapper):
         self.prompt = spec.options.get("prompt")
         self.hypothesis_template = spec.options.get("hypothesis_template", "{}")
         self.lock = base.lock
-        self._calibration = None
 
     @classmethod
     def load(cls, spec, base):
@@ -34,7 +33,6 @@ class ZeroShotClassifier(ModelWrapper):
                    revision=base.revision, source=f"model:{base.name}")
 
     def warmup(self) -> None:
-        self._calibration = self.base.calibration(self.prompt, list(self.labels.values()), self.hypothesis_template)
         self.classify(["Warm-up text."])
 
     def describe(self) -> dict:
@@ -43,5 +41,5 @@ class ZeroShotClassifier(ModelWrapper):
     def classify(self, texts, **_):
         probs = self.base.zero_shot(
             texts, list(self.labels.values()), prompt_template=self.prompt,
-            hypothesis_template=self.hypothesis_template, calibration=self._calibration)
+            hypothesis_template=self.hypothesis_template)
         return [dict(zip(self.labels, row.tolist())) for row in probs]
