@@ -38,6 +38,11 @@ def on_starting(server):
     os.makedirs(directory, exist_ok=True)
     for name in os.listdir(directory):
         os.remove(os.path.join(directory, name))
+    # AIQA_ENGINE=process: the models live in one model process that the workers hand their calls
+    # to (service/engine); started here, before the workers, and started again if it dies.
+    if os.environ.get("AIQA_ENGINE", "inline") == "process":
+        from service.engine.supervisor import Supervisor
+        server.aiqa_engine = Supervisor(on_exit=_mark_dead, logger=server.log).start()
 
 
 def post_fork(server, worker):
@@ -50,11 +55,18 @@ def post_fork(server, worker):
     os.environ.setdefault("AIQA_TORCH_THREADS", str(max(1, cores // max(1, workers))))
 
 
-def child_exit(server, worker):
+def _mark_dead(pid):
     from prometheus_client import multiprocess
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(pid)
+
+
+def child_exit(server, worker):
+    _mark_dead(worker.pid)
 
 
 def on_exit(server):
+    engine = getattr(server, "aiqa_engine", None)
+    if engine is not None:
+        engine.stop()
     if _own_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -133,7 +133,7 @@ def gpu_memory_mb() -> float | None:
 
 
 def worker_rss_mb(server: LiveServer) -> float:
-    """Resident memory of the gunicorn worker(s), from /proc."""
+    """Resident memory of the master's children (workers, and the model process if any), from /proc."""
     total = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -148,10 +148,11 @@ def worker_rss_mb(server: LiveServer) -> float:
 
 
 def serve(tmp: Path, env: dict, args) -> tuple[dict, dict]:
-    server = LiveServer(tmp, env={"AIQA_MODELS": args.profile, **env}, workers=args.workers)
+    server = LiveServer(tmp, env={"AIQA_MODELS": args.profile, "AIQA_ENGINE": args.engine, **env},
+                        workers=args.workers)
     started = time.monotonic()
     server.start(timeout=300)
-    info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}
+    info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}  # workers + model process
     try:
         results = {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}
         info["gpu_mb"] = gpu_memory_mb()
@@ -191,6 +192,9 @@ def main():
     parser.add_argument("--requests", type=int, default=12, help="requests per client per phase")
     parser.add_argument("--lm-batch", type=int, default=8, help="the LM's max_batch_size in the service")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers of the aiqa server phases")
+    parser.add_argument("--engine", choices=("inline", "process"), default="inline",
+                        help="AIQA_ENGINE of the aiqa server phases: models in each worker, or in one model "
+                             "process that all workers hand their calls to")
     parser.add_argument("--synthetic", action="store_true",
                         help="randomly initialised GPT-2-small and BERT-base sized models instead of the default "
                              "profile's weights (for machines without the model packages, e.g. a GPU box)")
@@ -213,7 +217,8 @@ def main():
     import torch
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     kind = "synthetic GPT-2-small/BERT-base" if args.synthetic else "default profile"
-    print(f"\n{args.clients} clients x {args.requests} requests, {kind}, {device}, {args.workers} worker(s)")
+    print(f"\n{args.clients} clients x {args.requests} requests, {kind}, {device}, {args.workers} worker(s), "
+          f"engine {args.engine}")
     print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; worker RSS {info['rss_mb']:.0f} MB"
           + (f"; GPU memory in use after the load {info['gpu_mb']:.0f} MiB" if info.get("gpu_mb") else ""))
     header = f"{'workload':<11} {'phase':<10} {'items/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"

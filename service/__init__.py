@@ -10,15 +10,26 @@ def create_app(test_config=None) -> Flask:
     from . import errors, observability, security
     from .api import docs, register_blueprints
     from .config import load_config
-    from .registry import ModelRegistry
-
     app = Flask(__name__, static_folder=None)  # no static files: every route is in openapi.yaml
     load_config(app, test_config)
     app.json.sort_keys = False
     errors.init_app(app)
     observability.init_app(app)
     security.init_app(app)  # after observability, so a refused request still gets its id and is counted
-    ModelRegistry().init_app(app)
+    _registry(app).init_app(app)
     register_blueprints(app)
     app.register_blueprint(docs.bp)
     return app
+
+
+def _registry(app):
+    """The models of this process (ENGINE=inline) or a view of the model process's (ENGINE=process)."""
+    from .registry import ModelRegistry
+    engine = app.config["ENGINE"]
+    if engine == "inline":
+        return ModelRegistry()
+    if engine == "process":
+        from .engine.client import EngineClient, RemoteRegistry
+        # A bound on each wait for the model process, past its own REQUEST_TIMEOUT_S (504) there.
+        return RemoteRegistry(EngineClient.from_environ(timeout_s=2 * app.config["REQUEST_TIMEOUT_S"] + 10))
+    raise ValueError(f"AIQA_ENGINE={engine!r}: use inline or process")

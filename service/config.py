@@ -31,6 +31,10 @@ DEFAULTS = {
     "MAX_METRIC_CONTENT_LENGTH": 64 * 1024 * 1024,
     "MAX_RESAMPLES": 10_000,
     "MAX_BOOTSTRAP_DRAWS": 200_000_000,
+    # Where the models run: `inline`, in every gunicorn worker (each holds a copy and batches its own
+    # requests); `process`, in one model process per server that every worker hands its model calls
+    # to, so all requests meet in the same batches and each GPU holds one copy (service/engine).
+    "ENGINE": "inline",
     # Dynamic batching per model (options max_batch_size, max_wait_ms, max_queue override these).
     "BATCHING": True,
     "MAX_WAIT_MS": 5.0,

@@ -3,9 +3,14 @@
 Under gunicorn PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py) before this module is imported,
 so every worker writes its own files and /metrics sums them.
 """
+import atexit
+import contextlib
 import json
 import logging
+import logging.handlers
 import os
+import queue
+import threading
 import time
 import uuid
 
@@ -51,12 +56,54 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _HandOff(logging.handlers.QueueHandler):
+    """Puts records on a queue for one writer thread, which formats and writes them.
+
+    A request thread then never waits on the stream's lock or the write itself: with a dozen
+    request threads and one access-log line each, those waits cost more CPU than the request
+    (bench: about 0.7 ms a request on a 2-core machine). The writer is started in the process that
+    logs, so a fork (gunicorn workers) starts its own.
+    """
+
+    def __init__(self, target: logging.Handler):
+        super().__init__(queue.SimpleQueue())
+        self.target = target
+        self._pid = None
+        self._listener = None
+        self._starting = threading.Lock()
+
+    def prepare(self, record):
+        return record  # formatted by the writer; records are not shared across processes
+
+    def emit(self, record):
+        if self._pid != os.getpid():
+            self._start()
+        super().emit(record)
+
+    def _start(self):
+        with self._starting:
+            if self._pid == os.getpid():
+                return
+            self._listener = logging.handlers.QueueListener(self.queue, self.target)
+            self._listener.start()
+            self._pid = os.getpid()
+            atexit.register(self.flush_pending)
+
+    def flush_pending(self):
+        """Write what is queued and stop the writer (at exit; a later record starts it again)."""
+        if self._listener is not None and self._pid == os.getpid():
+            self._listener.stop()
+            self._listener, self._pid = None, None
+        with contextlib.suppress(OSError, ValueError):  # the stream may be closed already at exit
+            self.target.flush()
+
+
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
-    if not any(isinstance(h.formatter, JSONFormatter) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(JSONFormatter())
-        root.addHandler(handler)
+    if not any(isinstance(h, _HandOff) for h in root.handlers):
+        stream = logging.StreamHandler()
+        stream.setFormatter(JSONFormatter())
+        root.addHandler(_HandOff(stream))
     root.setLevel(level)
 
 

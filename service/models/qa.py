@@ -23,6 +23,9 @@ class InputError(ValueError):
         super().__init__(message)
         self.index, self.field = index, field
 
+    def __reduce__(self):  # crosses the model process's socket (service/engine)
+        return type(self), (self.index, self.field, str(self))
+
 
 @dataclass
 class Chunk:

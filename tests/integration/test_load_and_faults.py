@@ -14,109 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from aiqa_fixtures import LiveServer, write_profile
+from aiqa_fixtures import MIX, Load, request_counts, tiny_server, wait_until, worker_pids
 
 pytestmark = pytest.mark.slow
 CLIENTS = int(os.environ.get("AIQA_LOAD_CLIENTS", "8"))
 SECONDS = float(os.environ.get("AIQA_LOAD_SECONDS", "10"))
-SEED = {"predictions": [0, 1, 1, 0, 1], "references": [0, 1, 0, 0, 1]}
-# (method, path, body, the endpoint label the server counts it under)
-MIX = [
-    ("GET", "/livez", None, "/livez"),
-    ("GET", "/v1/models", None, "/v1/models"),
-    ("POST", "/v1/classify", {"model": "tiny-classifier", "inputs": ["good", "bad"]}, "/v1/classify"),
-    ("POST", "/v1/perplexity", {"model": "tiny-lm", "inputs": ["The cat sat on the mat."]}, "/v1/perplexity"),
-    ("POST", "/v1/generate", {"model": "tiny-lm", "prompt": "Hello", "max_new_tokens": 4}, "/v1/generate"),
-    ("POST", "/v1/qa", {"model": "tiny-qa", "question": "Who?", "context": "Paul lives in Madrid."}, "/v1/qa"),
-    ("POST", "/v1/ner", {"model": "tiny-ner", "inputs": "Paul lives in Madrid."}, "/v1/ner"),
-    ("POST", "/v1/metrics/accuracy", SEED, "/v1/metrics/<name>"),
-    ("GET", "/v1/metrics/f1", None, "/v1/metrics/<name>"),
-]
-
-
-def tiny_server(tmp: Path, tiny_models, extra_models=(), workers=2, **env) -> LiveServer:
-    models = [{"name": name, "task": task, "source": f"dir:{tiny_models[key]}", "options": {"max_batch_size": 4}}
-              for name, task, key in [("tiny-classifier", "text-classification", "bert-classifier"),
-                                      ("tiny-lm", "causal-lm", "gpt2-lm"), ("tiny-qa", "question-answering", "bert-qa"),
-                                      ("tiny-ner", "token-classification", "bert-ner")]]
-    # Models load before a worker accepts connections, so a replaced worker takes no request it cannot serve.
-    env = {"AIQA_MODELS": write_profile(tmp / "p.yaml", models + list(extra_models)),
-           "AIQA_LOAD_IN_BACKGROUND": "false", **env}
-    return LiveServer(tmp, env=env, workers=workers)
-
-
-def request_counts(server) -> Counter:
-    """endpoint -> requests answered, summed over codes and workers, from /metrics."""
-    text = requests.get(server.url + "/metrics", timeout=10).text
-    counts = Counter()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "aiqa_requests_total":
-                counts[sample.labels["endpoint"]] += sample.value
-    return counts
-
-
-class Load:
-    """`clients` threads sending the mix until `seconds` pass; each records its outcomes."""
-
-    def __init__(self, url: str, clients: int, seconds: float, keep_alive: bool = True):
-        self.url, self.clients, self.seconds, self.keep_alive = url, clients, seconds, keep_alive
-        self.sent, self.statuses, self.errors = Counter(), Counter(), []
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)]
-
-    def start(self):
-        self.deadline = time.monotonic() + self.seconds
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def join(self):
-        for thread in self.threads:
-            thread.join(self.seconds + 120)
-        assert not any(thread.is_alive() for thread in self.threads), "a client did not stop"
-        return self
-
-    def _client(self, offset: int):
-        session = requests.Session() if self.keep_alive else requests
-        index = offset
-        while time.monotonic() < self.deadline:
-            method, path, body, label = MIX[index % len(MIX)]
-            index += 1
-            try:
-                status = session.request(method, self.url + path, json=body, timeout=60).status_code
-            except requests.RequestException as exc:
-                with self.lock:
-                    self.errors.append(exc)
-                continue
-            with self.lock:
-                self.sent[label] += 1
-                self.statuses[status] += 1
-
-
-def worker_pids(master_pid: int) -> set[int]:
-    pids = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid and fields[0] != "Z":
-            pids.add(int(stat.parent.name))
-    return pids
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(what)
-
-
 @pytest.fixture(scope="module")
 def two_workers(tiny_models, tmp_path_factory):
     server = tiny_server(tmp_path_factory.mktemp("load"), tiny_models).start()
