@@ -10,6 +10,7 @@ def create_app(test_config=None) -> Flask:
     from . import errors, observability, security
     from .api import docs, register_blueprints
     from .config import load_config
+
     app = Flask(__name__, static_folder=None)  # no static files: every route is in openapi.yaml
     load_config(app, test_config)
     app.json.sort_keys = False

@@ -146,3 +146,12 @@ def test_a_model_process_that_never_answers_gives_504_and_a_fresh_connection(tmp
     for connection in accepted:
         connection.close()
     listener.close()
+
+
+def test_the_engine_setting_is_checked_when_the_app_is_made(monkeypatch):
+    from service import create_app
+    with pytest.raises(ValueError, match="inline or process"):
+        create_app({"ENGINE": "gpu", "LOAD_MODELS": False})
+    monkeypatch.delenv("AIQA_ENGINE_SOCKET", raising=False)
+    with pytest.raises(RuntimeError, match="gunicorn.conf.py"):
+        create_app({"ENGINE": "process", "LOAD_MODELS": False})
