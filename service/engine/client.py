@@ -1,7 +1,8 @@
 """The worker's side of the model process: a registry whose models forward calls over the socket.
 
 RemoteRegistry answers like ModelRegistry (readiness, describe, get, defaults) from a snapshot of
-the model process's registry, taken again while models load and after the connection was lost.
+the model process's registry, taken again while models load and on every readiness or
+model listing (so a restarted model process is seen there; a call to it meanwhile gets its 503).
 Each request thread keeps its own connection, so calls from one worker run side by side.
 """
 import os
