@@ -152,7 +152,7 @@ def serve(tmp: Path, env: dict, args) -> tuple[dict, dict]:
                         workers=args.workers)
     started = time.monotonic()
     server.start(timeout=300)
-    info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}  # workers + model process
+    info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}
     try:
         results = {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}
         info["gpu_mb"] = gpu_memory_mb()
@@ -219,7 +219,8 @@ def main():
     kind = "synthetic GPT-2-small/BERT-base" if args.synthetic else "default profile"
     print(f"\n{args.clients} clients x {args.requests} requests, {kind}, {device}, {args.workers} worker(s), "
           f"engine {args.engine}")
-    print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; worker RSS {info['rss_mb']:.0f} MB"
+    print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; RSS of the workers"
+          f"{' and the model process' if args.engine == 'process' else ''} {info['rss_mb']:.0f} MB"
           + (f"; GPU memory in use after the load {info['gpu_mb']:.0f} MiB" if info.get("gpu_mb") else ""))
     header = f"{'workload':<11} {'phase':<10} {'items/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
     print(header)

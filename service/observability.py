@@ -71,6 +71,7 @@ class _HandOff(logging.handlers.QueueHandler):
         self._pid = None
         self._listener = None
         self._starting = threading.Lock()
+        atexit.register(self.flush_pending)
 
     def prepare(self, record):
         return record  # formatted by the writer; records are not shared across processes
@@ -87,7 +88,6 @@ class _HandOff(logging.handlers.QueueHandler):
             self._listener = logging.handlers.QueueListener(self.queue, self.target)
             self._listener.start()
             self._pid = os.getpid()
-            atexit.register(self.flush_pending)
 
     def flush_pending(self):
         """Write what is queued and stop the writer (at exit; a later record starts it again)."""

@@ -179,6 +179,15 @@ class ModelRegistry:
     def get(self, name: str | None, capability: str):
         """The ready model called `name` (or the default for `capability`) that can do `capability`."""
         name = name or self.default_name(capability)
+        model = self.ready(name)
+        if not model.can(capability):
+            task = self.slots[name].spec.task
+            raise WrongTask(f"model {name!r} ({task}) cannot serve {capability}",
+                            errors={"model": [f"{name!r} is a {task} model"]})
+        return model
+
+    def ready(self, name: str):
+        """The model called `name`; 404 when there is none, 503 while it loads or after it failed."""
         slot = self.slots.get(name)
         if slot is None:
             raise ModelNotFound(f"no model named {name!r}; known models: {sorted(self.slots)}",
@@ -187,9 +196,6 @@ class ModelRegistry:
             raise ModelUnavailable(f"model {name!r} failed to load: {slot.error}")
         if slot.state != READY:
             raise ModelUnavailable(f"model {name!r} is {slot.state}; retry shortly", headers={"Retry-After": "5"})
-        if not slot.model.can(capability):
-            raise WrongTask(f"model {name!r} ({slot.spec.task}) cannot serve {capability}",
-                            errors={"model": [f"{name!r} is a {slot.spec.task} model"]})
         return slot.model
 
     def default_name(self, capability: str) -> str:

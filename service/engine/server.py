@@ -17,8 +17,6 @@ import time
 from multiprocessing.connection import Listener
 
 from . import ATTRIBUTES, AUTHKEY_ENV, CALLS, SOCKET_ENV
-from ..errors import ModelNotFound, ModelUnavailable
-from ..registry import READY
 
 log = logging.getLogger("aiqa.engine")
 
@@ -88,14 +86,10 @@ class EngineServer:
         _, name, method, args, kwargs, keys = message
         if method not in CALLS:
             raise AttributeError(f"{method!r} cannot be called in the model process")
-        slot = self.registry.slots.get(name)
-        if slot is None:
-            raise ModelNotFound(f"no model named {name!r}")
-        if slot.state != READY:
-            raise ModelUnavailable(f"model {name!r} is {slot.state}; retry shortly", headers={"Retry-After": "5"})
+        model = self.registry.ready(name)
         for key in keys:
             kwargs[key] = _callback(connection, key)
-        return getattr(slot.model, method)(*args, **kwargs)
+        return getattr(model, method)(*args, **kwargs)
 
 
 def _callback(connection, key: str):
