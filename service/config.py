@@ -65,6 +65,18 @@ DEFAULTS = {
     "AUTH_EXEMPT": "/livez,/readyz,/metrics,/openapi.yaml,/docs",
     "RATE_LIMIT": 0.0,
     "RATE_LIMIT_BURST": 10,
+    # The evaluation store (runs, recorded evaluations): a SQLAlchemy URL, e.g.
+    # postgresql://aiqa@db/aiqa (read with psycopg 3) for several workers or replicas; None: a SQLite
+    # file CACHE_DIR/aiqa.db. STORE=False leaves it closed (the model process, which serves no HTTP).
+    "DATABASE_URL": None,
+    "STORE": True,
+    # Retention of runs, per suite and target: drop runs older than RUN_RETENTION_DAYS, and all but
+    # the newest RUN_RETENTION_PER_SUITE (0: keep). A run body may be up to MAX_RUN_CONTENT_LENGTH
+    # bytes with up to MAX_RUN_CASES cases.
+    "RUN_RETENTION_DAYS": 0,
+    "RUN_RETENTION_PER_SUITE": 0,
+    "MAX_RUN_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "MAX_RUN_CASES": 10_000,
     # Where /openapi.yaml is read from; None: openapi.yaml beside the service package (a checkout).
     "OPENAPI_PATH": None,
     "LOG_LEVEL": "INFO",

@@ -58,8 +58,17 @@ class ModelNotFound(NotFound):
     slug, title = "model-not-found", "Unknown model"
 
 
+class RunNotFound(NotFound):
+    slug, title = "run-not-found", "Unknown run"
+
+
 class MethodNotAllowed(APIError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class Conflict(APIError, ValueError):
+    """The id (or Idempotency-Key) was used before for other content. Choose a new one; do not retry."""
+    status, slug, title = 409, "conflict", "Conflict"
 
 
 class PayloadTooLarge(APIError, ValueError):
@@ -92,6 +101,12 @@ class Overloaded(APIError):
 class ModelUnavailable(APIError):
     """The model is still loading or failed to load. Retry after Retry-After if it is loading."""
     status, slug, title = 503, "model-unavailable", "Model unavailable"
+
+
+class StoreUnavailable(APIError):
+    """The evaluation store (its database) cannot be reached. Safe to retry after Retry-After;
+    scoring without `record` goes on meanwhile."""
+    status, slug, title = 503, "store-unavailable", "Store unavailable"
 
 
 class NotReady(APIError):

@@ -19,6 +19,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
 )
 from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
 
 bp = Blueprint("observability", __name__)
 
@@ -105,6 +106,8 @@ def configure_logging(level: str) -> None:
         stream.setFormatter(JSONFormatter())
         root.addHandler(_HandOff(stream))
     root.setLevel(level)
+    # Alembic logs a line per plugin and per migration step on every start; its warnings still show.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 def _endpoint_label() -> str:
@@ -136,15 +139,73 @@ def _finish_request(response):
     return response
 
 
+class QualityCollector:
+    """The quality series, read from the store at scrape time so every worker reports the same
+    numbers: the newest run's pass rate and case counts per suite and target, and the newest value
+    of each recorded evaluation's numbers. Nothing when the store is unavailable."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def collect(self):
+        from .errors import StoreUnavailable
+        try:
+            newest_runs, newest_evaluations = self.store.newest_runs(), self.store.newest_evaluations()
+        except StoreUnavailable:
+            return
+        pass_rate = GaugeMetricFamily("aiqa_suite_pass_rate", "Passed / (passed + failed) cases of the newest "
+                                      "run of each suite and target.", labels=["suite", "target"])
+        cases = GaugeMetricFamily("aiqa_suite_cases", "Cases of the newest run, by outcome.",
+                                  labels=["suite", "target", "outcome"])
+        started = GaugeMetricFamily("aiqa_suite_run_started_timestamp_seconds", "When the newest run started.",
+                                    labels=["suite", "target"])
+        for run in newest_runs:
+            labels = [run["suite"], run["target"]["key"]]
+            if run["pass_rate"] is not None:
+                pass_rate.add_metric(labels, run["pass_rate"])
+            for outcome, key in (("passed", "passed"), ("failed", "failed"), ("error", "errors")):
+                cases.add_metric([*labels, outcome], run["counts"][key])
+            started.add_metric(labels, _timestamp(run["started_at"]))
+        values = GaugeMetricFamily("aiqa_evaluation_value", "The newest recorded value of each number of an "
+                                   "evaluation.", labels=["name", "metric", "key"])
+        for evaluation in newest_evaluations:
+            for key, value in _numbers(evaluation["result"]):
+                values.add_metric([evaluation["name"], evaluation["metric"], key], value)
+        yield from (pass_rate, cases, started, values)
+
+
+def _timestamp(iso: str) -> float:
+    import datetime
+    return datetime.datetime.fromisoformat(iso).timestamp()
+
+
+def _numbers(result, prefix=""):
+    """(dotted key, value) for each finite number in a result, nested objects included."""
+    if isinstance(result, bool):
+        return
+    if isinstance(result, (int, float)):
+        if result == result and abs(result) != float("inf"):
+            yield prefix or "value", float(result)
+    elif isinstance(result, dict):
+        for key, value in result.items():
+            yield from _numbers(value, f"{prefix}.{key}" if prefix else str(key))
+
+
 @bp.get("/metrics")
 def metrics():
-    """Expose Prometheus metrics, summed over workers under gunicorn."""
+    """Expose Prometheus metrics, summed over workers under gunicorn, and the quality series."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    body = generate_latest(registry)
+    store = current_app.extensions.get("aiqa.store")
+    if store is not None:
+        quality = CollectorRegistry()
+        quality.register(QualityCollector(store))
+        body += generate_latest(quality)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
 def init_app(app) -> None:

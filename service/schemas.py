@@ -296,3 +296,51 @@ class ImageSchema(RequestSchema):
 
 
 image_schema = ImageSchema()
+
+
+# -- runs and evaluations: query strings ---------------------------------------------------------
+class QuerySchema(Schema):
+    """Query parameters; times carry their zone and are kept as naive UTC, as the store keeps them."""
+
+    class Meta:
+        unknown = RAISE
+
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(min=1, max=200))
+
+    @post_load
+    def to_utc(self, data, **kwargs):
+        import datetime
+        for key in ("since", "until"):
+            if key in data:
+                data[key] = data[key].astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return data
+
+
+class RunListQuery(QuerySchema):
+    suite = fields.String(validate=validate.Length(min=1, max=200))
+    target = fields.String(validate=validate.Length(min=1, max=700))
+
+
+class EvaluationListQuery(QuerySchema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    metric = fields.String(validate=validate.Length(min=1, max=100))
+    kind = fields.String(validate=validate.OneOf(["metric", "compare", "fairness"]))
+
+
+class CompareQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    baseline = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    alpha = fields.Float(load_default=0.05, allow_nan=False,
+                         validate=validate.Range(min=0, max=0.5, min_inclusive=False))
+    resamples = fields.Integer(load_default=2000, validate=validate.Range(min=100, max=10_000))
+    seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**32 - 1))
+
+
+run_list_query = RunListQuery()
+evaluation_list_query = EvaluationListQuery()
+compare_query = CompareQuery()

@@ -48,8 +48,10 @@ class LiveServer:
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
         self.metrics_dir = tmp_path / f"prom-{self.port}"
         self.metrics_dir.mkdir()
+        # Each server records into a database of its own, not the shared cache directory's.
         self.env = {**os.environ, "AIQA_BIND": f"127.0.0.1:{self.port}", "AIQA_WORKERS": str(workers),
-                    "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), **(env or {})}
+                    "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+                    "AIQA_DATABASE_URL": f"sqlite:///{tmp_path / f'aiqa-{self.port}.db'}", **(env or {})}
         self.process = None
 
     def start(self, wait_ready: bool = True, timeout: float = 180):

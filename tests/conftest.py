@@ -8,6 +8,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aiqa_fixtures import ROOT, LiveServer, free_port, tiny_model_builder, write_profile  # noqa: E402,F401
+import pg_server  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -68,5 +69,18 @@ def live_server(tmp_path_factory, tiny_profile, tiny_models):
                "options": {"device": "cpu"}}
     profile = write_profile(tmp / "live.yaml", default["models"] + tiny["models"] + [tiny_sd], default["defaults"])
     server = LiveServer(tmp, env={"AIQA_MODELS": profile, "AIQA_JOBS_DIR": str(tmp / "jobs")}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One real PostgreSQL server for the session: AIQA_TEST_DATABASE_URL when it is set, else a
+    throwaway cluster on 127.0.0.1 (`make postgres` installs the binaries).
+
+    Its `url` is the SQLAlchemy URL of its database; `create_database(name)` gives a test a database
+    of its own.
+    """
+    server = pg_server.start_test_server(tmp_path_factory.mktemp("postgres"))
     yield server
     server.stop()

@@ -38,6 +38,6 @@ def load_body(schema, data=None):
 
 
 def register_blueprints(app) -> None:
-    from . import bias, classify, generate, health, images, metrics, models, ner, perplexity, qa, similarity
-    for module in (health, models, classify, perplexity, generate, similarity, bias, metrics, qa, ner, images):
+    from . import bias, classify, generate, health, images, metrics, models, ner, perplexity, qa, runs, similarity
+    for module in (health, models, classify, perplexity, generate, similarity, bias, metrics, qa, ner, images, runs):
         app.register_blueprint(module.bp)

@@ -4,7 +4,9 @@ import threading
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import scoring
+from ..evaluations import scored
 from ..registry import current_registry
+from ..store import current_store
 from ..scoring.schemas import (
     compare_schema, fairness_schema, metric_request_schema, multi_metric_request_schema, table_query_schema,
 )
@@ -42,19 +44,22 @@ def describe_metric(name):
 @bp.post("/metrics")
 def compute_metrics():
     """Compute several metrics on the same predictions and references."""
-    return jsonify(scoring.compute_many(current_registry(), load_body(multi_metric_request_schema)))
+    return jsonify(scored(load_body(multi_metric_request_schema), "metric",
+                          lambda body: scoring.compute_many(current_registry(), body), current_store))
 
 
 @bp.post("/metrics/compare")
 def compare():
     """Compare two systems' predictions on the same references with a paired bootstrap."""
-    return jsonify(scoring.compare(current_registry(), load_body(compare_schema)))
+    return jsonify(scored(load_body(compare_schema), "compare",
+                          lambda body: scoring.compare(current_registry(), body), current_store))
 
 
 @bp.post("/metrics/fairness")
 def fairness():
     """Compute a metric per group and the gaps between groups."""
-    return jsonify(scoring.fairness(current_registry(), load_body(fairness_schema)))
+    return jsonify(scored(load_body(fairness_schema), "fairness",
+                          lambda body: scoring.fairness(current_registry(), body), current_store))
 
 
 @bp.post("/metrics/<name>")
@@ -63,4 +68,5 @@ def compute_metric(name):
     if request.mimetype == "text/csv":
         query = load_body(table_query_schema, request.args.to_dict())
         return jsonify(scoring.compute_table(current_registry(), name, request.get_data(), query))
-    return jsonify(scoring.compute_one(current_registry(), name, load_body(metric_request_schema)))
+    return jsonify(scored(load_body(metric_request_schema), "metric",
+                          lambda body: scoring.compute_one(current_registry(), name, body), current_store))

@@ -123,7 +123,7 @@ def main() -> None:
         signal.signal(signum, _stop)
     if os.environ.get("AIQA_ENGINE_PARENT"):
         threading.Thread(target=_exit_with_parent, args=(int(os.environ["AIQA_ENGINE_PARENT"]),), daemon=True).start()
-    app = create_app({"ENGINE": "inline"})  # loads the models in the background
+    app = create_app({"ENGINE": "inline", "STORE": False})  # loads the models in the background
     if os.path.exists(address):
         os.remove(address)  # left by a predecessor that was killed
     server = EngineServer(app.extensions["aiqa.registry"], address, authkey)

@@ -31,7 +31,27 @@ class ConfidenceSchema(StrictSchema):
     seed = fields.Integer(validate=_SEED)
 
 
+class RecordLabels(fields.Field):
+    """Labels of a record: an object of string values (a number is refused, not turned into text)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from ..runs import FieldErrors, check_labels
+        errors = FieldErrors()
+        labels = check_labels(errors, value)
+        if errors:
+            raise ValidationError(errors)
+        return labels
+
+
+class RecordSchema(StrictSchema):
+    """`record: {name, labels}`: keep this evaluation in the store under `name` (GET /v1/evaluations)."""
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200),
+                                                  validate.Regexp(r"^\S(.*\S)?$", error="No leading or trailing spaces.")])
+    labels = RecordLabels(load_default=dict)
+
+
 class MetricRequestSchema(StrictSchema):
+    record = fields.Nested(RecordSchema)
     predictions = fields.Raw(required=True)
     references = fields.Raw()
     params = fields.Dict(keys=fields.String())
@@ -51,6 +71,7 @@ class MetricRef(fields.Field):
 
 
 class MultiMetricRequestSchema(StrictSchema):
+    record = fields.Nested(RecordSchema)
     metrics = fields.List(MetricRef(), required=True, validate=validate.Length(min=1, max=20))
     predictions = fields.Raw(required=True)
     references = fields.Raw()
@@ -58,6 +79,7 @@ class MultiMetricRequestSchema(StrictSchema):
 
 
 class CompareSchema(StrictSchema):
+    record = fields.Nested(RecordSchema)
     metric = fields.String(required=True)
     references = fields.Raw()
     predictions_a = fields.Raw(required=True)
@@ -70,6 +92,7 @@ class CompareSchema(StrictSchema):
 
 
 class FairnessSchema(StrictSchema):
+    record = fields.Nested(RecordSchema)
     predictions = fields.Raw(required=True)
     references = fields.Raw(required=True)
     groups = fields.Raw(required=True)

@@ -80,3 +80,10 @@ def test_the_image_is_multi_stage_non_root_with_a_healthcheck_and_a_cache_volume
     allowed = (ROOT / ".dockerignore").read_text()  # a whitelist: what is copied must be let in
     assert {"gunicorn.conf.py", "openapi.yaml", "service"} <= copied
     assert all(f"!{name}" in allowed for name in copied)
+
+
+def test_replicas_share_one_database_from_a_secret(container):
+    env = {item["name"]: item for item in container["env"]}
+    assert env["AIQA_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "aiqa-database", "key": "url"}
+    from service.config import DEFAULTS
+    assert {"DATABASE_URL", "RUN_RETENTION_DAYS"} <= set(DEFAULTS)

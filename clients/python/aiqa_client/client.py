@@ -16,6 +16,7 @@ import requests
 from . import __version__
 from .errors import ConnectionFailed, JobCancelled, JobFailed, NotReady, RequestTimedOut, from_response
 from .retry import RetryPolicy
+from .runs import Runs
 from .types import (Classification, Comparison, Counterfactual, Entities, Fairness, Generation, Health, ImageJob,
                     Images, MetricInfo, MetricResult, Models, Perplexity, QuestionAnswers, Readiness, Similarity)
 
@@ -42,6 +43,7 @@ class Client:
         self.session.headers["User-Agent"] = f"aiqa-client/{__version__}"
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
+        self.runs = Runs(self)  # record, list, read, delete and compare suite runs
 
     def __enter__(self):
         return self

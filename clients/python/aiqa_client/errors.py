@@ -87,12 +87,20 @@ class JobNotFound(NotFound):
     """404: no image job with that id (never made, or its result expired)."""
 
 
+class RunNotFound(NotFound):
+    """404: no run with that id (never recorded, deleted, or past the retention), or no baseline run."""
+
+
 class NotAcceptable(APIError):
     """406: the Accept header asks for a form this answer cannot take (e.g. one PNG of several)."""
 
 
 class Conflict(APIError):
     """409: the resource is not in a state that allows this yet."""
+
+
+class RunConflict(Conflict):
+    """409: the run id (or Idempotency-Key) was used before for another body. Use a new id; do not retry."""
 
 
 class JobNotFinished(Conflict):
@@ -140,6 +148,11 @@ class ModelUnavailable(ServiceUnavailable):
     """503: the model is loading or failed to load."""
 
 
+class StoreUnavailable(ServiceUnavailable):
+    """503: the service's store (its database) cannot be reached; scoring goes on. Retrying a run
+    with an id or Idempotency-Key is safe."""
+
+
 class NotReady(ServiceUnavailable):
     """503: not every configured model is loaded yet."""
 
@@ -155,7 +168,8 @@ BY_SLUG = {
     "validation-error": ValidationFailed, "wrong-task": WrongTask, "overloaded": Overloaded,
     "model-unavailable": ModelUnavailable, "not-ready": NotReady, "timeout": Timeout,
     "internal-error": ServerError, "job-not-found": JobNotFound, "not-acceptable": NotAcceptable,
-    "job-not-finished": JobNotFinished, "rate-limited": RateLimited,
+    "job-not-finished": JobNotFinished, "rate-limited": RateLimited, "run-not-found": RunNotFound,
+    "conflict": RunConflict, "store-unavailable": StoreUnavailable,
 }
 BY_STATUS = {
     400: MalformedRequest, 401: Unauthorized, 404: NotFound, 405: MethodNotAllowed, 406: NotAcceptable,

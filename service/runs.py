@@ -1,0 +1,194 @@
+"""Suite runs: read a posted run (the runner's JSON report), store it, compare it with a baseline.
+
+The body is checked by hand rather than by a marshmallow schema: a run carries hundreds of cases
+with their attempts, and a schema's per-field machinery costs more than storing them (bench/
+bench_store.py). Every error still names its field, as `cases[3].status`.
+"""
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+
+from aiqa_client.comparison import ALPHA, RESAMPLES, compare_runs
+
+from .errors import PayloadTooLarge, ValidationFailed
+
+OUTCOMES = ("passed", "failed", "error")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_LABELS, MAX_LABEL_CHARS = 32, 500
+# What the runner's report holds besides the fields checked below; kept as sent under `report`.
+REPORT_FIELDS = {"file", "passed", "pass_rate", "pass_rate_threshold", "pass_rate_interval", "failed_required",
+                 "counts", "seconds", "service", "canary", "comparison", "gate"}
+RUN_FIELDS = {"id", "suite", "target", "cases", "labels", "started_at", "finished_at"}
+
+
+class FieldErrors(dict):
+    def add(self, field: str, message: str) -> None:
+        self.setdefault(field, []).append(message)
+
+
+def _text(errors, data, key, where, limit, *, required=True):
+    value = data.get(key)
+    if value is None and not required and key not in data:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors.add(where, "Must be a non-empty string." if key in data else "Missing data for required field.")
+        return None
+    if len(value) > limit:
+        errors.add(where, f"At most {limit} characters.")
+    return value
+
+
+def _moment(errors, data, key):
+    """An ISO 8601 time with its offset, as naive UTC; a time without a zone is refused, not guessed."""
+    if key not in data:
+        return None
+    value = data[key]
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        errors.add(key, "Must be an ISO 8601 date-time with a time zone, e.g. 2026-12-02T10:00:00Z.")
+        return None
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def check_labels(errors, labels, where="labels") -> dict:
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        errors.add(where, "Must be an object of string values.")
+        return {}
+    if len(labels) > MAX_LABELS:
+        errors.add(where, f"At most {MAX_LABELS} labels.")
+    for key, value in labels.items():
+        if not LABEL_KEY.match(key):
+            errors.add(f"{where}.{key}", "Label names are 1-64 letters, digits, '_', '.' or '-'.")
+        if not isinstance(value, str) or len(value) > MAX_LABEL_CHARS:
+            errors.add(f"{where}.{key}", f"Must be a string of at most {MAX_LABEL_CHARS} characters.")
+    return labels
+
+
+def _case(errors, case, where, seen: set) -> None:
+    if not isinstance(case, dict):
+        errors.add(where, "Must be an object.")
+        return
+    case_id = _text(errors, case, "id", f"{where}.id", 200)
+    if case_id is not None:
+        if case_id in seen:
+            errors.add(f"{where}.id", f"Duplicate case id {case_id!r}: cases pair up by id.")
+        seen.add(case_id)
+    _text(errors, case, "type", f"{where}.type", 50)
+    if case.get("status") not in OUTCOMES:
+        errors.add(f"{where}.status", f"Must be one of: {', '.join(OUTCOMES)}.")
+    attempts = case.get("attempts", [])
+    if not isinstance(attempts, list):
+        errors.add(f"{where}.attempts", "Must be a list.")
+        return
+    for index, attempt in enumerate(attempts):
+        if not isinstance(attempt, dict) or not isinstance(attempt.get("passed"), bool):
+            errors.add(f"{where}.attempts[{index}].passed", "Each attempt is an object with a boolean `passed`.")
+        elif "reason" in attempt and not isinstance(attempt["reason"], str):
+            errors.add(f"{where}.attempts[{index}].reason", "Must be a string.")
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _report_fields(errors, body: dict, counts: dict) -> None:
+    """The report's own numbers, where present: counts that are integers and agree with the cases, a
+    duration and rates that are numbers. Anything else in the report is kept as sent."""
+    sent = body.get("counts")
+    if "counts" in body:
+        if not isinstance(sent, dict):
+            errors.add("counts", "Must be an object of integers.")
+        else:
+            for key in sorted(set(sent) - set(counts)):
+                errors.add(f"counts.{key}", "Unknown field.")
+            for key, value in sent.items():
+                if key not in counts:
+                    continue
+                if not _integer(value):
+                    errors.add(f"counts.{key}", "Must be an integer.")
+                elif counts and value != counts[key]:
+                    errors.add(f"counts.{key}", f"Says {value}, but the cases hold {counts[key]}.")
+    for key, nullable in (("seconds", False), ("pass_rate", True), ("pass_rate_threshold", True)):
+        if key in body and not (body[key] is None and nullable):
+            value = body[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value or value < 0:
+                errors.add(key, "Must be a non-negative number.")
+    for key in ("passed",):
+        if key in body and not isinstance(body[key], bool):
+            errors.add(key, "Must be true or false.")
+
+
+def read_run(body: dict, config) -> dict:
+    """Check a posted run; the run as the store takes it, or a 422 naming every bad field."""
+    errors = FieldErrors()
+    for key in sorted(set(body) - RUN_FIELDS - REPORT_FIELDS):
+        errors.add(key, "Unknown field.")
+    run_id = body.get("id")
+    if "id" in body and not (isinstance(run_id, str) and RUN_ID.match(run_id)):
+        errors.add("id", "1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.")
+    suite = _text(errors, body, "suite", "suite", 200)
+    target = body.get("target")
+    if not isinstance(target, dict):
+        errors.add("target", "Must be an object with type and url." if "target" in body
+                   else "Missing data for required field.")
+        target = {}
+    else:
+        for key in sorted(set(target) - {"type", "url", "model"}):
+            errors.add(f"target.{key}", "Unknown field.")
+        _text(errors, target, "type", "target.type", 50)
+        _text(errors, target, "url", "target.url", 500)
+        _text(errors, target, "model", "target.model", 200, required=False)
+    cases = body.get("cases")
+    if not isinstance(cases, list) or not cases:
+        errors.add("cases", "Must be a non-empty list of cases." if "cases" in body
+                   else "Missing data for required field.")
+        cases = []
+    elif len(cases) > config["MAX_RUN_CASES"]:
+        raise PayloadTooLarge(f"a run holds at most {config['MAX_RUN_CASES']} cases, got {len(cases)}",
+                              errors={"cases": [f"At most {config['MAX_RUN_CASES']} cases."]})
+    seen = set()
+    for index, case in enumerate(cases):
+        _case(errors, case, f"cases[{index}]", seen)
+    labels = check_labels(errors, body.get("labels"))
+    started, finished = _moment(errors, body, "started_at"), _moment(errors, body, "finished_at")
+    if started and finished and finished < started:
+        errors.add("finished_at", "Must not be before started_at.")
+    counts = {} if errors else {"cases": len(cases), **{
+        key: sum(c["status"] == outcome for c in cases)
+        for key, outcome in (("passed", "passed"), ("failed", "failed"), ("errors", "error"))}}
+    _report_fields(errors, body, counts)
+    if errors:
+        raise ValidationFailed(f"invalid run: {', '.join(sorted(errors))}", errors=dict(errors))
+    target = {"type": target["type"], "url": target["url"], "model": target.get("model")}
+    return {"id": run_id, "suite": suite, "target": target, "target_key": target_key(target), "labels": labels,
+            "cases": cases, "counts": counts, "started_at": started or _now(), "finished_at": finished,
+            "report": {key: body[key] for key in REPORT_FIELDS & set(body)}, "content_hash": content_hash(body)}
+
+
+def target_key(target: dict) -> str:
+    """How a target is named in filters, baselines and Prometheus labels: its type and url (and model)."""
+    key = f"{target['type']} {target['url']}"
+    return f"{key} ({target['model']})" if target.get("model") else key
+
+
+def content_hash(data) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def compare(store, run_id: str, query: dict) -> dict:
+    """A run against its baseline (a run id or `latest`): flips, McNemar, paired intervals, verdict."""
+    current, baseline = store.run_and_baseline(run_id, query["baseline"], query.get("labels", {}))
+    return compare_runs(current, baseline, alpha=query.get("alpha", ALPHA),
+                        resamples=query.get("resamples", RESAMPLES), seed=query.get("seed", 0))

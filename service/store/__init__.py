@@ -1,0 +1,165 @@
+"""The store of evaluation records: suite runs and recorded metric evaluations.
+
+Store is created unbound and bound by init_app(app), like the model registry. It opens the database
+and migrates it to head when a worker starts. A database that cannot be reached does not stop the
+service: scoring goes on, /readyz names the store, every request that needs the store gets 503, and
+the first such request (or /readyz) at least RETRY_S seconds after the last attempt tries to open it
+again, so recording resumes without a restart once the database is back. Only one request at a time
+tries; the others are answered 503 at once rather than queued behind a connect timeout.
+
+SQL lives in this package only (runs.py, evaluations.py); the views call the Store's methods.
+"""
+import contextlib
+import logging
+import threading
+import time
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import sessionmaker
+
+from ..errors import StoreUnavailable
+from . import evaluations, runs
+from .database import database_url, make_engine, upgrade
+
+log = logging.getLogger(__name__)
+RETRY_S = 5.0
+
+
+class Store:
+    def __init__(self):
+        self.url = None
+        self.engine = None
+        self.error: str | None = "not opened"
+        self.retention = {"days": 0, "per_suite": 0}
+        self._sessions = None
+        self._opening = threading.Lock()
+        self._last_attempt = 0.0
+
+    def init_app(self, app) -> None:
+        self.url = database_url(app.config)
+        self.retention = {"days": app.config["RUN_RETENTION_DAYS"], "per_suite": app.config["RUN_RETENTION_PER_SUITE"]}
+        app.extensions["aiqa.store"] = self
+        self.open()
+
+    def open(self) -> bool:
+        """Connect and migrate to head; False (with the reason in `error`) when the database is unreachable."""
+        self._last_attempt = time.monotonic()
+        try:
+            engine = make_engine(self.url)
+            upgrade(engine)
+        except (DBAPIError, OSError) as exc:
+            self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            log.error("store unavailable", extra={"fields": {"database": _safe(self.url), "error": self.error}})
+            return False
+        self.engine, self._sessions, self.error = engine, sessionmaker(engine, expire_on_commit=False), None
+        log.info("store ready", extra={"fields": {"database": _safe(self.url)}})
+        return True
+
+    def _reopen(self) -> None:
+        """Try to open a store that could not be opened, at most once per RETRY_S, one caller at a time."""
+        if self._sessions is not None or time.monotonic() - self._last_attempt < RETRY_S:
+            return
+        if self._opening.acquire(blocking=False):
+            try:
+                if self._sessions is None:
+                    self.open()
+            finally:
+                self._opening.release()
+
+    def readiness(self) -> str | None:
+        """None when the store can be used, else why not."""
+        self._reopen()
+        return self.error
+
+    @contextlib.contextmanager
+    def session(self):
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        self._reopen()
+        if self._sessions is None:
+            raise StoreUnavailable(f"the evaluation store is unavailable: {self.error}",
+                                   headers={"Retry-After": str(int(RETRY_S))})
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:  # the database went away, or stayed locked past the busy timeout
+            raise StoreUnavailable(f"the evaluation store did not answer: {str(exc.orig).splitlines()[0]}",
+                                   headers={"Retry-After": "1"}) from None
+
+    def check(self) -> None:
+        """Raise StoreUnavailable now, before work is done for a request that must be recorded."""
+        with self.session():
+            pass
+
+    # -- runs ------------------------------------------------------------------------------------
+    def record_run(self, run: dict, idempotency_key: str | None = None) -> tuple[dict, bool]:
+        """Store a validated run; (the stored run, True) or, for a retry, (the run stored before, False)."""
+        stored, created = self._write(lambda s: runs.insert(s, run, idempotency_key),
+                                      lambda s: runs.replay(s, run, idempotency_key))
+        if created and any(self.retention.values()):
+            with self.session() as session:
+                runs.prune(session, run["suite"], run["target_key"], **self.retention)
+        return stored, created
+
+    def _write(self, insert, replay):
+        # A concurrent retry of the same run can win the insert: then this one is a replay of it.
+        try:
+            with self.session() as session:
+                found = replay(session)
+                if found is not None:
+                    return found, False
+                return insert(session), True
+        except runs.Duplicate:
+            with self.session() as session:
+                return replay(session), False
+
+    def get_run(self, run_id: str) -> dict:
+        with self.session() as session:
+            return runs.get(session, run_id)
+
+    def list_runs(self, query: dict) -> dict:
+        with self.session() as session:
+            return runs.page(session, query)
+
+    def delete_run(self, run_id: str) -> None:
+        with self.session() as session:
+            runs.remove(session, run_id)
+
+    def run_and_baseline(self, run_id: str, baseline: str, labels: dict) -> tuple[dict, dict]:
+        """The run and its baseline (a run id or `latest`), read in one transaction."""
+        with self.session() as session:
+            return runs.pair(session, run_id, baseline, labels)
+
+    def prune(self, days: int = 0, per_suite: int = 0) -> int:
+        with self.session() as session:
+            return runs.prune_all(session, days=days, per_suite=per_suite)
+
+    def newest_runs(self) -> list[dict]:
+        with self.session() as session:
+            return runs.newest_per_suite(session)
+
+    # -- evaluations ---------------------------------------------------------------------------
+    def record_evaluation(self, evaluation: dict) -> dict:
+        with self.session() as session:
+            return evaluations.insert(session, evaluation)
+
+    def list_evaluations(self, query: dict) -> dict:
+        with self.session() as session:
+            return evaluations.page(session, query)
+
+    def newest_evaluations(self) -> list[dict]:
+        with self.session() as session:
+            return evaluations.newest(session)
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for logs and /readyz."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def current_store() -> Store:
+    from flask import current_app
+    return current_app.extensions["aiqa.store"]
+
+
+__all__ = ["Store", "current_store"]

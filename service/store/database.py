@@ -1,0 +1,106 @@
+"""Engines and migrations: SQLite under CACHE_DIR by default, PostgreSQL through DATABASE_URL.
+
+SQLite runs in WAL mode with a busy timeout, so the workers of one server read while one writes
+and a writer waits its turn instead of failing; `synchronous=NORMAL` in WAL mode loses nothing a
+killed process committed (only a power cut can take the last commits). PostgreSQL is what several
+servers (Kubernetes replicas) share.
+
+Migrations run when a worker starts. One process at a time migrates: PostgreSQL through an advisory
+lock, SQLite through a lock file beside the database; the others wait, then find it at head.
+"""
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any constant: the key of the advisory lock every aiqa process takes to migrate.
+ADVISORY_LOCK = 0x61697161
+BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_S = 5
+
+
+def database_url(config) -> str:
+    """DATABASE_URL when set (postgresql://... is read with psycopg 3), else CACHE_DIR/aiqa.db."""
+    url = config.get("DATABASE_URL") or f"sqlite:///{os.path.join(config['CACHE_DIR'], 'aiqa.db')}"
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=12,
+                             connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    raise ValueError(f"AIQA_DATABASE_URL: unsupported database {parsed.get_backend_name()!r}; "
+                     "use sqlite:///path or postgresql://user@host/db")
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to `revision`, one process at a time."""
+    with _migration_lock(engine) as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine):
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK})
+            connection.commit()
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK})
+                connection.commit()
+        return
+    database = engine.url.database
+    lock_path = f"{database}.migrate-lock" if database and database != ":memory:" else None
+    with contextlib.ExitStack() as stack:
+        if lock_path:
+            lock = stack.enter_context(open(lock_path, "a"))
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield stack.enter_context(engine.connect())

@@ -1,0 +1,173 @@
+"""Runs in SQL: insert (once), read, list by filters newest first, delete, prune, find a baseline."""
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from aiqa_client.comparison import wilson_interval
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, RunNotFound, ValidationFailed
+from . import pages
+from .tables import Run, RunCase, RunLabel
+
+
+class Duplicate(Exception):
+    """Another transaction stored a run with this id or idempotency key first."""
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def insert(session, run: dict, idempotency_key: str | None) -> dict:
+    counts = run["counts"]
+    row = Run(id=run.get("id") or uuid.uuid4().hex, idempotency_key=idempotency_key,
+              content_hash=run["content_hash"], suite=run["suite"], target=run["target_key"],
+              target_type=run["target"]["type"], target_url=run["target"]["url"],
+              target_model=run["target"].get("model"), labels=run["labels"], started_at=run["started_at"],
+              finished_at=run.get("finished_at"), recorded_at=now(), cases_total=counts["cases"],
+              passed=counts["passed"], failed=counts["failed"], errors=counts["errors"], report=run["report"])
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Duplicate() from None
+    session.execute(RunCase.__table__.insert(), [
+        {"run_seq": row.seq, "position": position, "case_id": case["id"], "type": case["type"],
+         "status": case["status"], "body": case} for position, case in enumerate(run["cases"])])
+    if run["labels"]:
+        session.execute(RunLabel.__table__.insert(), [
+            {"run_seq": row.seq, "key": key, "value": value} for key, value in run["labels"].items()])
+    return render(row, run["cases"])
+
+
+def replay(session, run: dict, idempotency_key: str | None) -> dict | None:
+    """The run stored earlier under this id or idempotency key, when the request is a retry of it."""
+    found = None
+    if run.get("id"):
+        found = session.scalar(select(Run).where(Run.id == run["id"]))
+    if found is None and idempotency_key:
+        found = session.scalar(select(Run).where(Run.idempotency_key == idempotency_key))
+    if found is None:
+        return None
+    if found.content_hash != run["content_hash"]:
+        what = f"run id {found.id!r}" if run.get("id") == found.id else f"Idempotency-Key {idempotency_key!r}"
+        raise Conflict(f"{what} was already recorded with other content; use a new id for a new run",
+                       errors={"id" if run.get("id") == found.id else "Idempotency-Key": ["Already used."]})
+    return render(found, cases_of(session, found))
+
+
+def cases_of(session, row: Run) -> list[dict]:
+    return list(session.scalars(select(RunCase.body).where(RunCase.run_seq == row.seq).order_by(RunCase.position)))
+
+
+def _row(session, run_id: str) -> Run:
+    row = session.scalar(select(Run).where(Run.id == run_id))
+    if row is None:
+        raise RunNotFound(f"no run with id {run_id!r}", errors={"id": [f"unknown run {run_id!r}"]})
+    return row
+
+
+def get(session, run_id: str) -> dict:
+    row = _row(session, run_id)
+    return render(row, cases_of(session, row))
+
+
+def delete_row(session, row: Run) -> None:
+    for table in (RunCase, RunLabel):
+        session.execute(delete(table).where(table.run_seq == row.seq))
+    session.execute(delete(Run).where(Run.seq == row.seq))
+
+
+def remove(session, run_id: str) -> None:
+    delete_row(session, _row(session, run_id))
+
+
+def _filtered(query: dict):
+    statement = select(Run)
+    for field in ("suite", "target"):
+        if query.get(field):
+            statement = statement.where(getattr(Run, field) == query[field])
+    for key, value in query.get("labels", {}).items():
+        statement = statement.where(Run.seq.in_(select(RunLabel.run_seq).where(RunLabel.key == key,
+                                                                              RunLabel.value == value)))
+    if query.get("since"):
+        statement = statement.where(Run.started_at >= query["since"])
+    if query.get("until"):
+        statement = statement.where(Run.started_at < query["until"])
+    return statement
+
+
+def page(session, query: dict) -> dict:
+    limit = query["limit"]
+    statement = pages.newest_first(_filtered(query), Run.started_at, Run.seq, query.get("cursor"), limit)
+    listed, following = pages.page(list(session.scalars(statement)), limit, lambda r: r.started_at, render)
+    return {"runs": listed, "next": following}
+
+
+def pair(session, run_id: str, which: str, labels: dict) -> tuple[dict, dict]:
+    """The run `run_id` and the run to compare it with: a run id, or `latest` (the newest earlier run
+    of its suite and target, with `labels`)."""
+    row = _row(session, run_id)
+    if which != "latest":
+        other = _row(session, which)
+        if (other.suite, other.target) != (row.suite, row.target):
+            raise ValidationFailed(
+                f"baseline {which!r} is a run of suite {other.suite!r} on {other.target!r}, not of suite "
+                f"{row.suite!r} on {row.target!r}: only runs of one suite and target pair up",
+                errors={"baseline": ["Must be a run of the same suite and target."]})
+    else:
+        statement = pages.newest_first(_filtered({"suite": row.suite, "target": row.target, "labels": labels}),
+                                       Run.started_at, Run.seq, pages.encode(row.started_at, row.seq), 1)
+        other = session.scalars(statement).first()
+        if other is None:
+            wanted = "".join(f", label {key}={value}" for key, value in labels.items())
+            raise RunNotFound(f"no run of suite {row.suite!r} on {row.target!r}{wanted} before {run_id!r}",
+                              errors={"baseline": ["No earlier run to compare with."]})
+    return render(row, cases_of(session, row)), render(other, cases_of(session, other))
+
+
+def prune(session, suite: str, target: str, days: int = 0, per_suite: int = 0) -> int:
+    """Delete runs past the retention: older than `days`, or beyond the newest `per_suite` of this
+    suite and target. 0 turns either rule off."""
+    doomed = []
+    if days:
+        doomed += session.scalars(select(Run).where(Run.suite == suite, Run.target == target,
+                                                    Run.started_at < now() - timedelta(days=days)))
+    if per_suite:
+        doomed += session.scalars(select(Run).where(Run.suite == suite, Run.target == target)
+                                  .order_by(Run.started_at.desc(), Run.seq.desc()).offset(per_suite))
+    for row in {row.seq: row for row in doomed}.values():
+        delete_row(session, row)
+    return len({row.seq for row in doomed})
+
+
+def prune_all(session, days: int = 0, per_suite: int = 0) -> int:
+    pairs = session.execute(select(Run.suite, Run.target).distinct()).all()
+    return sum(prune(session, suite, target, days, per_suite) for suite, target in pairs)
+
+
+def newest_per_suite(session) -> list[dict]:
+    """The newest run of every suite and target (for the Prometheus quality series)."""
+    rank = func.row_number().over(partition_by=(Run.suite, Run.target),
+                                  order_by=(Run.started_at.desc(), Run.seq.desc())).label("rank")
+    ranked = select(Run.seq, rank).subquery()
+    statement = select(Run).join(ranked, ranked.c.seq == Run.seq).where(ranked.c.rank == 1)
+    return [render(row) for row in session.scalars(statement)]
+
+
+def render(row: Run, cases: list | None = None) -> dict:
+    decided = row.passed + row.failed
+    answer = {
+        "id": row.id, "suite": row.suite,
+        "target": {"type": row.target_type, "url": row.target_url, "model": row.target_model, "key": row.target},
+        "labels": row.labels, "started_at": pages.iso(row.started_at), "finished_at": pages.iso(row.finished_at),
+        "recorded_at": pages.iso(row.recorded_at),
+        "counts": {"cases": row.cases_total, "passed": row.passed, "failed": row.failed, "errors": row.errors},
+        "pass_rate": row.passed / decided if decided else None,
+        "pass_rate_interval": wilson_interval(row.passed, decided),
+        "report": row.report,
+    }
+    if cases is not None:
+        answer["cases"] = cases
+    return answer

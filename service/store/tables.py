@@ -1,0 +1,82 @@
+"""The store's tables (SQLAlchemy 2 declarative). Alembic's revisions in migrations/ create them;
+a test checks that the head revision and these declarations agree.
+
+A run is three tables: one row for the run (what lists, filters and the baseline lookup read, under
+indexes that keep them flat as history grows), one per case (read whole, only for one run), and one
+per label (so a label filter is an indexed join on every back end, not a scan of JSON).
+"""
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite gives rowid aliases (autoincrement) only to INTEGER primary keys.
+SERIAL = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    seq: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    suite: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(700))
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_url: Mapped[str] = mapped_column(String(500))
+    target_model: Mapped[str | None] = mapped_column(String(200))
+    labels: Mapped[dict] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    cases_total: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_runs_suite_target_started", "suite", "target", "started_at", "seq"),
+        Index("ix_runs_started", "started_at", "seq"),
+    )
+
+
+class RunCase(Base):
+    __tablename__ = "run_cases"
+    run_seq: Mapped[int] = mapped_column(SERIAL, ForeignKey("runs.seq", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(10))
+    body: Mapped[dict] = mapped_column(JSON)
+
+
+class RunLabel(Base):
+    __tablename__ = "run_labels"
+    run_seq: Mapped[int] = mapped_column(SERIAL, ForeignKey("runs.seq", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_run_labels_key_value", "key", "value", "run_seq"),)
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    seq: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    labels: Mapped[dict] = mapped_column(JSON)
+    params: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict] = mapped_column(JSON)
+    intervals: Mapped[dict | None] = mapped_column(JSON)
+    items: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_evaluations_name_metric_recorded", "name", "metric", "recorded_at", "seq"),)

@@ -1,0 +1,48 @@
+"""Migrations: an empty database upgrades to head; one at the previous revision keeps its rows."""
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from service.store.database import current_revision, head_revision, make_engine, upgrade
+from service.store.tables import Base
+
+
+def test_an_empty_database_upgrades_to_head_and_matches_the_tables(database_url):
+    engine = make_engine(database_url)
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision() == "0002_evaluations"
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    upgrade(engine)  # at head already: nothing to do
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_a_database_at_the_previous_revision_upgrades_with_its_rows(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine, "0001_runs")
+    assert "evaluations" not in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO runs (id, content_hash, suite, target, target_type, target_url, labels, started_at,"
+            " recorded_at, cases_total, passed, failed, errors, report) VALUES ('old-run', 'h', 's', 'http u',"
+            " 'http', 'u', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 1, 0, 0, '{}')"))
+        connection.execute(text("INSERT INTO run_cases (run_seq, position, case_id, type, status, body)"
+                                " SELECT seq, 0, 'c', 'functional', 'passed', '{\"id\": \"c\"}' FROM runs"))
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, passed FROM runs")).all() == [("old-run", 1)]
+        assert connection.execute(text("SELECT count(*) FROM run_cases")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM evaluations")).scalar() == 0
+    engine.dispose()
+
+
+def test_the_manual_command_upgrades_a_database(tmp_path, monkeypatch, capsys):
+    from service.store.__main__ import main
+    monkeypatch.setenv("AIQA_DATABASE_URL", f"sqlite:///{tmp_path / 'by-hand.db'}")
+    assert main(["upgrade", "0001_runs"]) == 0
+    assert "database at 0001_runs" in capsys.readouterr().out
+    assert main(["upgrade"]) == 0
+    assert f"database at {head_revision()}" in capsys.readouterr().out

@@ -1,0 +1,185 @@
+"""Runs through the HTTP layer (Flask's test client), on SQLite and on PostgreSQL."""
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from runs_data import run
+
+PASS12, FAIL12 = ["passed"] * 30, ["failed"] * 12 + ["passed"] * 18
+
+
+def test_a_run_is_stored_once_and_read_back(api):
+    body = run(["passed", "failed", "error"], run_id="run-1", labels={"branch": "main", "git_sha": "abc123"})
+    first = api.post("/v1/runs", json=body)
+    assert first.status_code == 201 and first.headers["Location"].endswith("/v1/runs/run-1")
+    stored = first.get_json()
+    assert stored["counts"] == {"cases": 3, "passed": 1, "failed": 1, "errors": 1}
+    assert stored["pass_rate"] == 0.5  # an error is neither a pass nor a failure
+    low, high = stored["pass_rate_interval"]
+    assert 0 < low < 0.5 < high < 1
+    retry = api.post("/v1/runs", json=body)
+    assert retry.status_code == 200 and retry.get_json()["id"] == "run-1"
+    read = api.get("/v1/runs/run-1").get_json()
+    assert read["cases"] == body["cases"] and read["labels"] == body["labels"]
+    assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["run-1"]
+
+
+def test_an_idempotency_key_makes_a_retry_without_an_id_a_replay(api):
+    body = run(["passed"] * 3)
+    first = api.post("/v1/runs", json=body, headers={"Idempotency-Key": "ci-42-attempt"})
+    again = api.post("/v1/runs", json=body, headers={"Idempotency-Key": "ci-42-attempt"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    other = api.post("/v1/runs", json=run(["failed"] * 3), headers={"Idempotency-Key": "ci-42-attempt"})
+    assert other.status_code == 409 and other.get_json()["type"].endswith("conflict")
+    assert len(api.get("/v1/runs").get_json()["runs"]) == 1
+
+
+def test_an_id_reused_for_other_content_is_a_conflict_and_changes_nothing(api):
+    api.post("/v1/runs", json=run(["passed"], run_id="same"))
+    answer = api.post("/v1/runs", json=run(["failed"], run_id="same"))
+    assert answer.status_code == 409
+    assert api.get("/v1/runs/same").get_json()["counts"]["passed"] == 1
+
+
+def test_lists_are_newest_first_filtered_and_paged(api):
+    for day in range(1, 8):
+        branch = "main" if day % 2 else "feature"
+        api.post("/v1/runs", json=run(["passed"], run_id=f"r{day}", labels={"branch": branch},
+                                      started_at=f"2026-11-0{day}T12:00:00+01:00"))
+    api.post("/v1/runs", json=run(["passed"], suite="other", run_id="o1", started_at="2026-11-05T00:00:00Z"))
+    seen, cursor = [], None
+    while True:
+        page = api.get("/v1/runs", query_string={"suite": "checkout-bot", "limit": 2,
+                                                 **({"cursor": cursor} if cursor else {})}).get_json()
+        seen += [r["id"] for r in page["runs"]]
+        if not (cursor := page["next"]):
+            break
+    assert seen == [f"r{day}" for day in range(7, 0, -1)]
+    main = api.get("/v1/runs?label=branch:main").get_json()["runs"]
+    assert [r["id"] for r in main] == ["r7", "r5", "r3", "r1"]
+    window = api.get("/v1/runs", query_string={"since": "2026-11-03T11:00:00Z", "until": "2026-11-05T11:00:00Z"})
+    # since is inclusive and until exclusive: r3 starts exactly at since, r5 exactly at until
+    assert [r["id"] for r in window.get_json()["runs"]] == ["o1", "r4", "r3"]
+    assert api.get("/v1/runs?target=http%20http://bot/chat&suite=other").get_json()["runs"][0]["id"] == "o1"
+
+
+def test_delete_removes_the_run_and_its_cases(api):
+    api.post("/v1/runs", json=run(["passed"], run_id="gone"))
+    assert api.delete("/v1/runs/gone").status_code == 204
+    assert api.get("/v1/runs/gone").status_code == 404
+    assert api.delete("/v1/runs/gone").status_code == 404
+
+
+def test_compare_finds_a_planted_regression_and_no_change_against_itself(api):
+    api.post("/v1/runs", json=run(PASS12, run_id="good", started_at="2026-11-01T00:00:00Z"))
+    api.post("/v1/runs", json=run(FAIL12, run_id="bad", started_at="2026-11-02T00:00:00Z", seed=1))
+    answer = api.get("/v1/runs/bad/compare?baseline=latest").get_json()
+    assert answer["baseline"]["id"] == "good" and answer["verdict"] == "regressed"
+    assert answer["flips"]["pass->fail"] == 12 and answer["mcnemar"]["p_value"] < 0.01
+    assert [c["flip"] for c in answer["cases"][:12]] == ["pass->fail"] * 12
+    assert "similarity" in answer["numbers"]
+    itself = api.get("/v1/runs/bad/compare?baseline=bad").get_json()
+    assert itself["verdict"] == "no significant change" and itself["mcnemar"]["p_value"] == 1.0
+    assert itself["numbers"]["similarity"]["interval"] == [0.0, 0.0]
+
+
+def test_latest_honours_label_filters_and_says_when_there_is_no_earlier_run(api):
+    api.post("/v1/runs", json=run(PASS12, run_id="main-1", labels={"branch": "main"}, started_at="2026-11-01T00:00:00Z"))
+    api.post("/v1/runs", json=run(PASS12, run_id="pr-1", labels={"branch": "pr"}, started_at="2026-11-02T00:00:00Z"))
+    api.post("/v1/runs", json=run(FAIL12, run_id="pr-2", labels={"branch": "pr"}, started_at="2026-11-03T00:00:00Z"))
+    assert api.get("/v1/runs/pr-2/compare?baseline=latest").get_json()["baseline"]["id"] == "pr-1"
+    on_main = api.get("/v1/runs/pr-2/compare?baseline=latest&label=branch:main").get_json()
+    assert on_main["baseline"]["id"] == "main-1"
+    first = api.get("/v1/runs/main-1/compare?baseline=latest")
+    assert first.status_code == 404 and "baseline" in first.get_json()["errors"]
+
+
+def test_too_few_paired_cases_is_said_as_such(api):
+    api.post("/v1/runs", json=run(["passed"] * 4, run_id="a", started_at="2026-11-01T00:00:00Z"))
+    api.post("/v1/runs", json=run(["failed"] * 4, run_id="b", started_at="2026-11-02T00:00:00Z"))
+    answer = api.get("/v1/runs/b/compare?baseline=a").get_json()
+    assert answer["verdict"] == "too few paired cases" and answer["mcnemar"]["smallest_possible_p_value"] >= 0.05
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"target": {"type": "http", "url": "u"}, "cases": [{"id": "a", "type": "t", "status": "passed"}]}, "suite"),
+    (run(["passed"]) | {"cases": [{"id": "a", "type": "t", "status": "skipped"}]}, "cases[0].status"),
+    (run(["passed"]) | {"cases": [{"id": "a", "type": "t", "status": "passed", "attempts": [{"passed": 1}]}]},
+     "cases[0].attempts[0].passed"),
+    (run(["passed", "passed"]) | {"cases": [{"id": "a", "type": "t", "status": "passed"}] * 2}, "cases[1].id"),
+    (run(["passed"]) | {"labels": {"build": 7}}, "labels.build"),
+    (run(["passed"]) | {"started_at": "2026-11-01T00:00:00"}, "started_at"),
+    (run(["passed"]) | {"id": "has space"}, "id"),
+    (run(["passed"]) | {"sweet": True}, "sweet"),
+    (run(["passed"]) | {"counts": {"cases": 1.0, "passed": 1, "failed": 0, "errors": 0}}, "counts.cases"),
+    (run(["passed"]) | {"counts": {"cases": 1, "passed": 0, "failed": 1, "errors": 0}}, "counts.passed"),
+    (run(["passed"]) | {"seconds": "fast"}, "seconds"),
+    (run(["passed"]) | {"passed": 1}, "passed"),
+    (run(["passed"]) | {"cases": []}, "cases"),
+    (run(["passed"]) | {"finished_at": "2026-11-01T00:00:00Z", "started_at": "2026-11-02T00:00:00Z"}, "finished_at"),
+    (run(["passed"]) | {"target": {"type": "http"}}, "target.url"),
+])
+def test_a_malformed_run_is_a_422_naming_the_field_and_stores_nothing(api, body, field):
+    answer = api.post("/v1/runs", json=body)
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["errors"]
+    assert api.get("/v1/runs").get_json()["runs"] == []
+
+
+def test_oversized_runs_are_413(api):
+    assert api.post("/v1/runs", json=run(["passed"] * 501)).status_code == 413
+    huge = run(["passed"]) | {"canary": "x" * 600_000}
+    assert api.post("/v1/runs", json=huge).status_code == 413
+
+
+def test_a_baseline_of_another_suite_is_422(api):
+    api.post("/v1/runs", json=run(["passed"], run_id="mine"))
+    api.post("/v1/runs", json=run(["passed"], run_id="theirs", suite="other"))
+    answer = api.get("/v1/runs/mine/compare?baseline=theirs")
+    assert answer.status_code == 422 and "baseline" in answer.get_json()["errors"]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=2.5", "since=yesterday", "since=2026-11-01T00:00:00",
+                                   "cursor=bm9wZQ", "label=branch", "colour=red"])
+def test_bad_list_queries_are_422(api, query):
+    assert api.get(f"/v1/runs?{query}").status_code == 422
+
+
+def test_retention_keeps_the_newest_runs_per_suite(store_app):
+    store_app.extensions["aiqa.store"].retention = {"days": 0, "per_suite": 2}
+    api = store_app.test_client()
+    for day in range(1, 5):
+        api.post("/v1/runs", json=run(["passed"], run_id=f"k{day}", started_at=f"2026-11-0{day}T00:00:00Z"))
+    api.post("/v1/runs", json=run(["passed"], suite="other", run_id="x1", started_at="2026-11-01T00:00:00Z"))
+    assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["k4", "k3", "x1"]
+
+
+def test_recorded_evaluations_have_a_history_and_prometheus_shows_the_newest(api):
+    for predictions in ([0, 1, 1, 0], [0, 1, 0, 0]):
+        answer = api.post("/v1/metrics/accuracy", json={
+            "predictions": predictions, "references": [0, 1, 0, 0],
+            "record": {"name": "nightly-intent", "labels": {"model": "v2"}}, "confidence": {"resamples": 50, "seed": 1}})
+        assert answer.status_code == 200 and answer.get_json()["recorded"][0]["metric"] == "accuracy"
+    api.post("/v1/metrics", json={"metrics": ["precision", "recall"], "predictions": [0, 1], "references": [0, 1],
+                                  "record": {"name": "nightly-intent"}})
+    history = api.get("/v1/evaluations?name=nightly-intent&metric=accuracy").get_json()["evaluations"]
+    assert [e["result"]["accuracy"] for e in history] == [1.0, 0.75]
+    assert history[0]["items"] == 4 and history[0]["labels"] == {"model": "v2"}
+    assert history[0]["confidence_intervals"]["accuracy"]["low"] <= 1.0
+    assert history[0]["content_hash"] != history[1]["content_hash"]
+    api.post("/v1/runs", json=run(["passed", "failed", "error"], run_id="p1"))
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(api.get("/metrics").get_data(as_text=True))
+               for s in family.samples}
+    assert samples[("aiqa_evaluation_value", (("key", "accuracy"), ("metric", "accuracy"),
+                                              ("name", "nightly-intent")))] == 1.0
+    target = (("suite", "checkout-bot"), ("target", "http http://bot/chat"))
+    assert samples[("aiqa_suite_pass_rate", target)] == 0.5
+    assert samples[("aiqa_suite_cases", (("outcome", "error"),) + target)] == 1
+
+
+def test_a_bad_record_is_422_and_scores_nothing(api):
+    answer = api.post("/v1/metrics/accuracy", json={"predictions": [0], "references": [0],
+                                                    "record": {"name": "x", "labels": {"n": 1}}})
+    assert answer.status_code == 422 and "record" in answer.get_json()["errors"]
+    assert api.get("/v1/evaluations").get_json()["evaluations"] == []

@@ -1,0 +1,68 @@
+"""A database that cannot be reached at start: the service starts, says why it is not ready, and
+scores; only the requests that need the store are refused, with 503 and a Retry-After."""
+import socket
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+
+@pytest.fixture
+def api(tmp_path):
+    from service import create_app
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    profile = tmp_path / "no-models.yaml"  # nothing to load: ready at once, so readiness is the store's alone
+    profile.write_text("models: []\ndefaults: {}\n")
+    app = create_app({"MODELS": str(profile), "CACHE_DIR": str(tmp_path),
+                      "DATABASE_URL": f"postgresql://aiqa@127.0.0.1:{port}/aiqa"})
+    return app.test_client()
+
+
+def test_the_service_starts_ready_and_readyz_names_the_store(api):
+    ready = api.get("/readyz")
+    assert ready.status_code == 200  # scoring is ready; only recording waits for the store
+    store = ready.get_json()["store"]
+    assert store["state"] == "unavailable" and "Connection refused" in store["error"]
+    assert api.get("/livez").status_code == 200
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("post", "/v1/runs", {"suite": "s", "target": {"type": "http", "url": "http://bot"},
+                          "cases": [{"id": "a", "type": "functional", "status": "passed", "attempts": []}]}),
+    ("get", "/v1/runs", None),
+    ("get", "/v1/runs/r1", None),
+    ("get", "/v1/runs/r1/compare?baseline=latest", None),
+    ("get", "/v1/evaluations", None),
+    ("post", "/v1/metrics/accuracy", {"predictions": [0, 1], "references": [0, 1], "record": {"name": "n"}}),
+])
+def test_requests_that_need_the_store_are_503_with_retry_after(api, method, path, body):
+    answer = getattr(api, method)(path, json=body)
+    assert answer.status_code == 503, answer.get_json()
+    assert answer.get_json()["type"].endswith("store-unavailable")
+    assert answer.headers["Retry-After"].isdigit()
+
+
+def test_scoring_without_a_record_still_works_and_metrics_are_exported(api):
+    answer = api.post("/v1/metrics/accuracy", json={"predictions": [0, 1], "references": [0, 0]})
+    assert answer.status_code == 200 and answer.get_json()["result"]["accuracy"] == 0.5
+    names = {f.name for f in text_string_to_metric_families(api.get("/metrics").get_data(as_text=True))}
+    assert "aiqa_requests" in names
+
+
+def test_recording_resumes_once_the_database_is_back_without_a_restart(postgres_server, tmp_path, monkeypatch):
+    import service.store
+    from service import create_app
+    from runs_data import run
+    monkeypatch.setattr(service.store, "RETRY_S", 0.0)
+    url = postgres_server.url_for("comes_later")  # no such database yet: connections are refused
+    app = create_app({"LOAD_MODELS": False, "CACHE_DIR": str(tmp_path), "DATABASE_URL": url})
+    api = app.test_client()
+    assert api.post("/v1/runs", json=run(["passed"], run_id="early")).status_code == 503
+    assert api.get("/readyz").get_json()["store"]["state"] == "unavailable"
+    postgres_server.create_database("comes_later")
+    answer = api.post("/v1/runs", json=run(["passed"], run_id="late"))
+    assert answer.status_code == 201, answer.get_json()
+    assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["late"]
+    assert api.get("/readyz").get_json()["store"] == {"state": "ready"}
+    app.extensions["aiqa.store"].engine.dispose()
