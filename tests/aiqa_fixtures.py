@@ -42,7 +42,8 @@ def free_port() -> int:
 class LiveServer:
     """A real gunicorn server on 127.0.0.1, started with gunicorn.conf.py like `make run`."""
 
-    def __init__(self, tmp_path: Path, env: dict | None = None, workers: int = 1):
+    def __init__(self, tmp_path: Path, env: dict | None = None, workers: int = 1, app: str = "service:create_app()"):
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
@@ -57,7 +58,7 @@ class LiveServer:
     def start(self, wait_ready: bool = True, timeout: float = 180):
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "service:create_app()"],
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), self.app],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self.wait_for("/livez", timeout)

@@ -66,6 +66,17 @@ def aiqa_server(client_tiny_models, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def runs_server(tmp_path_factory):
+    """A server with no models: recording and comparing runs needs only its store."""
+    tmp = tmp_path_factory.mktemp("runs-server")
+    profile = tmp / "no-models.yaml"
+    profile.write_text("models: []\ndefaults: {}\n")
+    server = LiveServer(tmp, env={"AIQA_MODELS": str(profile)}).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def serve():
     """Start Flask apps on 127.0.0.1 ports for the test; all are shut down after it."""

@@ -4,7 +4,6 @@ import json
 import pytest
 
 from aiqa_client import Client, errors
-from conftest import LiveServer
 from suites import run_aiqa, write_suite
 from test_runner_bots import suite_for
 
@@ -12,15 +11,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    """A server with no models: runs need only the store."""
-    tmp = tmp_path_factory.mktemp("runs-server")
-    profile = tmp / "no-models.yaml"
-    profile.write_text("models: []\ndefaults: {}\n")
-    server = LiveServer(tmp, env={"AIQA_MODELS": str(profile)}).start()
-    with Client(server.url, timeout=30) as client:
+def client(runs_server):
+    with Client(runs_server.url, timeout=30) as client:
         yield client
-    server.stop()
 
 
 def report_of(tmp_path, bot) -> dict:
