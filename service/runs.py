@@ -125,8 +125,9 @@ def _report_fields(errors, body: dict, counts: dict) -> None:
             errors.add(key, "Must be true or false.")
 
 
-def read_run(body: dict, config) -> dict:
-    """Check a posted run; the run as the store takes it, or a 422 naming every bad field."""
+def read_run(body: dict, config, case_texts: list[str] | None = None) -> dict:
+    """Check a posted run; the run as the store takes it, or a 422 naming every bad field.
+    `case_texts`: the JSON text each case was sent as, kept as it is; else the cases are serialized."""
     errors = FieldErrors()
     for key in sorted(set(body) - RUN_FIELDS - REPORT_FIELDS):
         errors.add(key, "Unknown field.")
@@ -167,9 +168,17 @@ def read_run(body: dict, config) -> dict:
     if errors:
         raise ValidationFailed(f"invalid run: {', '.join(sorted(errors))}", errors=dict(errors))
     target = {"type": target["type"], "url": target["url"], "model": target.get("model")}
+    # The text each case arrived in is what the store keeps; it also makes the content hash. The same
+    # content sent with other spacing or key order hashes differently, and a retry is then recognised
+    # by comparing the content itself (store.runs.replay).
+    if case_texts is None or len(case_texts) != len(cases):
+        case_texts = [canonical(case) for case in cases]
+    digest = hashlib.sha256(canonical({key: value for key, value in body.items() if key != "cases"}).encode())
+    digest.update("\x1e".join(case_texts).encode())
     return {"id": run_id, "suite": suite, "target": target, "target_key": target_key(target), "labels": labels,
-            "cases": cases, "counts": counts, "started_at": started or _now(), "finished_at": finished,
-            "report": {key: body[key] for key in REPORT_FIELDS & set(body)}, "content_hash": content_hash(body)}
+            "cases": cases, "case_texts": case_texts, "counts": counts, "started_at": started or _now(),
+            "started_at_sent": started is not None, "finished_at": finished,
+            "report": {key: body[key] for key in REPORT_FIELDS & set(body)}, "content_hash": digest.hexdigest()}
 
 
 def target_key(target: dict) -> str:
@@ -178,9 +187,13 @@ def target_key(target: dict) -> str:
     return f"{key} ({target['model']})" if target.get("model") else key
 
 
+def canonical(data) -> str:
+    """JSON text that is the same for the same content, whatever order its keys were sent in."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_hash(data) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical(data).encode()).hexdigest()
 
 
 def _now() -> datetime:
@@ -191,4 +204,5 @@ def compare(store, run_id: str, query: dict) -> dict:
     """A run against its baseline (a run id or `latest`): flips, McNemar, paired intervals, verdict."""
     current, baseline = store.run_and_baseline(run_id, query["baseline"], query.get("labels", {}))
     return compare_runs(current, baseline, alpha=query.get("alpha", ALPHA),
-                        resamples=query.get("resamples", RESAMPLES), seed=query.get("seed", 0))
+                        resamples=query.get("resamples", RESAMPLES), seed=query.get("seed", 0),
+                        unchanged=query.get("unchanged", False))

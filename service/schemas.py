@@ -339,6 +339,8 @@ class CompareQuery(Schema):
                          validate=validate.Range(min=0, max=0.5, min_inclusive=False))
     resamples = fields.Integer(load_default=2000, validate=validate.Range(min=100, max=10_000))
     seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**32 - 1))
+    # "true" or "false" only: a 0 or 1 in a query string is not read as a truth value
+    unchanged = fields.Boolean(load_default=False, truthy={"true"}, falsy={"false"})
 
 
 run_list_query = RunListQuery()

@@ -5,6 +5,7 @@ from flask import request
 from marshmallow import ValidationError
 
 from ..errors import MalformedRequest, UnsupportedMediaType, ValidationFailed
+from ..jsontext import loads_keeping
 
 
 def _reject_constant(name):
@@ -13,17 +14,26 @@ def _reject_constant(name):
 
 def read_json():
     """The request body as a JSON object: 415 for another content type, 400 when it does not parse."""
+    return _read_json(lambda raw: (json.loads(raw, parse_constant=_reject_constant), None))[0]
+
+
+def read_json_keeping(key: str) -> tuple[dict, list[str] | None]:
+    """read_json(), and the text each item of the body's array `key` was sent as (jsontext)."""
+    return _read_json(lambda raw: loads_keeping(raw.decode("utf-8"), key))
+
+
+def _read_json(parse):
     if not request.is_json:
         raise UnsupportedMediaType(
             f"send the body as application/json (got {request.mimetype or 'no content type'!r})")
     raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH is enforced here (413)
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        data, texts = parse(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", errors={"_schema": ["Must be an object."]})
-    return data
+    return data, texts
 
 
 def load_body(schema, data=None):

@@ -6,7 +6,7 @@ from ..errors import ValidationFailed
 from ..runs import LABEL_KEY
 from ..schemas import compare_query, evaluation_list_query, run_list_query
 from ..store import current_store
-from . import load_body, read_json
+from . import load_body, read_json_keeping
 
 bp = Blueprint("runs", __name__, url_prefix="/v1")
 MAX_IDEMPOTENCY_KEY = 200
@@ -51,7 +51,8 @@ def idempotency_key() -> str | None:
 @bp.post("/runs")
 def record_run():
     """Record a suite run; a retry with the same id or Idempotency-Key answers the stored run."""
-    run = runs.read_run(read_json(), current_app.config)
+    body, case_texts = read_json_keeping("cases")
+    run = runs.read_run(body, current_app.config, case_texts)
     stored, created = current_store().record_run(run, idempotency_key())
     response = jsonify(stored)
     response.status_code = 201 if created else 200

@@ -92,7 +92,8 @@ class Store:
 
     # -- runs ------------------------------------------------------------------------------------
     def record_run(self, run: dict, idempotency_key: str | None = None) -> tuple[dict, bool]:
-        """Store a validated run; (the stored run, True) or, for a retry, (the run stored before, False)."""
+        """Store a validated run; (the stored run, True) or, for a retry, (the run stored before, False).
+        The run is answered without its cases: the caller has them, and GET /v1/runs/{id} gives them."""
         stored, created = self._write(lambda s: runs.insert(s, run, idempotency_key),
                                       lambda s: runs.replay(s, run, idempotency_key))
         if created and any(self.retention.values()):
@@ -101,16 +102,20 @@ class Store:
         return stored, created
 
     def _write(self, insert, replay):
-        # A concurrent retry of the same run can win the insert: then this one is a replay of it.
-        try:
-            with self.session() as session:
-                found = replay(session)
+        # Insert first: a new run (the common case) costs no lookup. A retry, or a concurrent twin that
+        # won the insert, meets the unique id or key; then it is answered as a replay of the stored run.
+        for _ in range(3):
+            try:
+                with self.session() as session:
+                    return insert(session), True
+            except runs.Duplicate:
+                with self.session() as session:
+                    found = replay(session)
                 if found is not None:
                     return found, False
-                return insert(session), True
-        except runs.Duplicate:
-            with self.session() as session:
-                return replay(session), False
+                # else the stored twin was deleted in between: insert again
+        raise StoreUnavailable("the run could not be recorded: its id kept being taken and released; retry",
+                               headers={"Retry-After": "1"})
 
     def get_run(self, run_id: str) -> dict:
         with self.session() as session:

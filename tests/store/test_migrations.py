@@ -46,3 +46,20 @@ def test_the_manual_command_upgrades_a_database(tmp_path, monkeypatch, capsys):
     assert "database at 0001_runs" in capsys.readouterr().out
     assert main(["upgrade"]) == 0
     assert f"database at {head_revision()}" in capsys.readouterr().out
+
+
+def test_processes_starting_together_migrate_once_and_all_find_head(database_url):
+    """Four processes upgrade one empty database at once: one migrates under the lock, the others
+    wait and find it at head; none fails on a table another created."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "AIQA_DATABASE_URL": database_url}
+    processes = [subprocess.Popen([sys.executable, "-m", "service.store", "upgrade"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, outputs
+    assert all(f"database at {head_revision()}" in output for output in outputs)
+    engine = make_engine(database_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

@@ -1,4 +1,6 @@
 """Runs through the HTTP layer (Flask's test client), on SQLite and on PostgreSQL."""
+import datetime
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -76,8 +78,12 @@ def test_compare_finds_a_planted_regression_and_no_change_against_itself(api):
     answer = api.get("/v1/runs/bad/compare?baseline=latest").get_json()
     assert answer["baseline"]["id"] == "good" and answer["verdict"] == "regressed"
     assert answer["flips"]["pass->fail"] == 12 and answer["mcnemar"]["p_value"] < 0.01
-    assert [c["flip"] for c in answer["cases"][:12]] == ["pass->fail"] * 12
+    assert [c["flip"] for c in answer["cases"]] == ["pass->fail"] * 12  # unchanged ones counted, not listed
+    assert answer["flips"]["unchanged"] == 18 and answer["mcnemar"]["b"] == 12
+    assert answer["current"]["pass_rate"] == 18 / 30 and len(answer["current"]["interval"]) == 2
     assert "similarity" in answer["numbers"]
+    listed = api.get("/v1/runs/bad/compare?baseline=latest&unchanged=true").get_json()
+    assert len(listed["cases"]) == 30
     itself = api.get("/v1/runs/bad/compare?baseline=bad").get_json()
     assert itself["verdict"] == "no significant change" and itself["mcnemar"]["p_value"] == 1.0
     assert itself["numbers"]["similarity"]["interval"] == [0.0, 0.0]
@@ -99,6 +105,7 @@ def test_too_few_paired_cases_is_said_as_such(api):
     api.post("/v1/runs", json=run(["failed"] * 4, run_id="b", started_at="2026-11-02T00:00:00Z"))
     answer = api.get("/v1/runs/b/compare?baseline=a").get_json()
     assert answer["verdict"] == "too few paired cases" and answer["mcnemar"]["smallest_possible_p_value"] >= 0.05
+    assert answer["needed_paired_cases"] == 6
 
 
 @pytest.mark.parametrize("body, field", [
@@ -132,11 +139,22 @@ def test_oversized_runs_are_413(api):
     assert api.post("/v1/runs", json=huge).status_code == 413
 
 
-def test_a_baseline_of_another_suite_is_422(api):
+def test_a_baseline_of_another_suite_is_422_naming_both_suites(api):
     api.post("/v1/runs", json=run(["passed"], run_id="mine"))
     api.post("/v1/runs", json=run(["passed"], run_id="theirs", suite="other"))
     answer = api.get("/v1/runs/mine/compare?baseline=theirs")
     assert answer.status_code == 422 and "baseline" in answer.get_json()["errors"]
+    assert "'other'" in answer.get_json()["detail"] and "'checkout-bot'" in answer.get_json()["detail"]
+    assert api.get("/v1/runs/mine/compare?baseline=nobody").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["alpha=0", "alpha=0.7", "alpha=nan", "alpha=x", "resamples=10", "seed=-1",
+                                   "unchanged=1", "unchanged=yes", "", "baseline="])
+def test_bad_compare_queries_are_422(api, query):
+    api.post("/v1/runs", json=run(["passed"], run_id="mine"))
+    query = query if query.startswith("baseline") or not query else f"baseline=mine&{query}"
+    answer = api.get(f"/v1/runs/mine/compare?{query}")
+    assert answer.status_code == 422, answer.get_json()
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=2.5", "since=yesterday", "since=2026-11-01T00:00:00",
@@ -152,6 +170,16 @@ def test_retention_keeps_the_newest_runs_per_suite(store_app):
         api.post("/v1/runs", json=run(["passed"], run_id=f"k{day}", started_at=f"2026-11-0{day}T00:00:00Z"))
     api.post("/v1/runs", json=run(["passed"], suite="other", run_id="x1", started_at="2026-11-01T00:00:00Z"))
     assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["k4", "k3", "x1"]
+
+
+def test_retention_by_age_drops_runs_that_started_longer_ago(store_app):
+    store_app.extensions["aiqa.store"].retention = {"days": 30, "per_suite": 0}
+    api = store_app.test_client()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for run_id, age in (("old", 45), ("recent", 10)):
+        moment = (now - datetime.timedelta(days=age)).isoformat()
+        assert api.post("/v1/runs", json=run(["passed"], run_id=run_id, started_at=moment)).status_code == 201
+    assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["recent"]
 
 
 def test_recorded_evaluations_have_a_history_and_prometheus_shows_the_newest(api):
@@ -183,3 +211,18 @@ def test_a_bad_record_is_422_and_scores_nothing(api):
                                                     "record": {"name": "x", "labels": {"n": 1}}})
     assert answer.status_code == 422 and "record" in answer.get_json()["errors"]
     assert api.get("/v1/evaluations").get_json()["evaluations"] == []
+
+
+def test_a_retry_with_other_spacing_and_key_order_is_a_replay_not_a_conflict(api):
+    import json
+    body = run(["passed", "failed"], run_id="spaced", labels={"b": "2", "a": "1"}, started_at="2026-11-01T01:00:00+01:00")
+    compact = json.dumps(body, separators=(",", ":"))
+    first = api.post("/v1/runs", data=compact, content_type="application/json")
+    reordered = json.dumps({key: body[key] for key in reversed(list(body))}, indent=3, sort_keys=True)
+    again = api.post("/v1/runs", data=reordered, content_type="application/json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    same_moment = body | {"started_at": "2026-11-01T00:00:00Z"}  # the same instant, written in UTC
+    assert api.post("/v1/runs", json=same_moment).status_code == 200
+    changed = body | {"cases": [body["cases"][0], body["cases"][1] | {"status": "passed"}]}
+    assert api.post("/v1/runs", json=changed).status_code == 409
+    assert api.get("/v1/runs/spaced").get_json()["cases"] == body["cases"]

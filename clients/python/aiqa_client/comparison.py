@@ -6,23 +6,25 @@ two runs. Standard library only.
 
 The statistics, and why:
 - Cases are paired by id: the same case in both runs. Outcomes are compared with McNemar's exact
-  test (a two-sided binomial test on the discordant pairs, pass->fail against fail->pass), which is
-  the test for paired binary outcomes; an unpaired test of two pass rates would ignore the pairing
-  and lose power. Errors are neither passes nor failures: a case that errored in either run is a
-  flip of its own ("error") and stays out of the test.
+  test (a two-sided binomial test on the discordant pairs: b = pass->fail against c = fail->pass),
+  which is the test for paired binary outcomes; an unpaired test of two pass rates would ignore the
+  pairing and lose power. Errors are neither passes nor failures: a case that errored in either run
+  ("into error", "out of error", or in error in both) stays out of the test and is counted apart.
 - Every number a check measured in both runs (a similarity, a score, a flip rate; the mean over its
   attempts) gets the mean paired difference, current minus baseline, with a percentile bootstrap
   interval over the paired cases (seeded, so the interval reproduces).
 - The verdict is `regressed` or `improved` when McNemar's p-value is below alpha, `no significant
   change` otherwise, and `too few paired cases` when even every paired case flipping the same way
-  could not reach alpha: then the comparison cannot detect anything and says so.
+  could not reach alpha: then the comparison cannot detect anything, says so, and says how many
+  paired cases it would take (`needed_paired_cases`).
+- Each run's pass rate (passed / (passed + failed)) comes with its Wilson 95% interval.
 """
 import math
 import random
 import statistics
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
-FLIPS = ("pass->fail", "fail->pass", "error", "new", "removed", "unchanged")
+FLIPS = ("pass->fail", "fail->pass", "into error", "out of error", "error in both", "new", "removed", "unchanged")
 REGRESSED, IMPROVED, NO_CHANGE, TOO_FEW = "regressed", "improved", "no significant change", "too few paired cases"
 ALPHA, LEVEL, RESAMPLES = 0.05, 0.95, 2000
 
@@ -53,6 +55,15 @@ def mcnemar_exact(pass_to_fail: int, fail_to_pass: int) -> float:
 def smallest_p_value(paired: int) -> float:
     """The smallest p-value McNemar's exact test can give on `paired` cases: all of them flipping one way."""
     return mcnemar_exact(paired, 0) if paired else 1.0
+
+
+def needed_paired_cases(alpha: float) -> int:
+    """The fewest paired cases on which McNemar's exact test can reach p < alpha at all."""
+    # all n flipping one way gives 2 / 2**n, so n > log2(2 / alpha)
+    paired = max(1, math.floor(math.log2(2 / alpha)) + 1)
+    while smallest_p_value(paired - 1) < alpha:  # guard the float edge
+        paired -= 1
+    return paired
 
 
 def paired_bootstrap(differences: list[float], level: float = LEVEL, resamples: int = RESAMPLES,
@@ -90,16 +101,21 @@ def flip(baseline: str | None, current: str | None) -> str:
         return "new"
     if current is None:
         return "removed"
+    if baseline == current == ERROR:
+        return "error in both"
     if baseline == current:
         return "unchanged"
-    if ERROR in (baseline, current):
-        return "error"
+    if current == ERROR:
+        return "into error"
+    if baseline == ERROR:
+        return "out of error"
     return "pass->fail" if baseline == PASSED else "fail->pass"
 
 
 def compare_runs(current: dict, baseline: dict, *, alpha: float = ALPHA, resamples: int = RESAMPLES,
-                 seed: int = 0) -> dict:
-    """Compare two runs (each with `cases`: [{id, status, attempts}]); see the module docstring."""
+                 seed: int = 0, unchanged: bool = False) -> dict:
+    """Compare two runs (each with `cases`: [{id, status, attempts}]); see the module docstring.
+    Cases that did not change are counted; they are listed too with `unchanged=True`."""
     now = {case["id"]: case for case in current["cases"]}
     before = {case["id"]: case for case in baseline["cases"]}
     cases, counts = [], dict.fromkeys(FLIPS, 0)
@@ -110,30 +126,46 @@ def compare_runs(current: dict, baseline: dict, *, alpha: float = ALPHA, resampl
         cases.append({"id": case_id, "type": (new or old).get("type"), "flip": kind,
                       "baseline": old and old["status"], "current": new and new["status"]})
     cases.sort(key=lambda c: FLIPS.index(c["flip"]))  # regressions first
+    if not unchanged:
+        cases = [case for case in cases if case["flip"] not in ("unchanged", "error in both")]
     paired = [i for i in now if i in before and ERROR not in (now[i]["status"], before[i]["status"])]
-    p_value = mcnemar_exact(counts["pass->fail"], counts["fail->pass"])
+    b, c = counts["pass->fail"], counts["fail->pass"]
+    p_value = mcnemar_exact(b, c)
     smallest = smallest_p_value(len(paired))
-    return {
+    verdict = _verdict(p_value, smallest, b, c, alpha)
+    answer = {
         "current": _identity(current), "baseline": _identity(baseline),
-        "verdict": _verdict(p_value, smallest, counts, alpha), "alpha": alpha,
-        "paired_cases": len(paired), "flips": counts,
-        "mcnemar": {"test": "exact", "p_value": p_value, "pass_to_fail": counts["pass->fail"],
-                    "fail_to_pass": counts["fail->pass"], "smallest_possible_p_value": smallest},
-        "numbers": _numbers(now, before, [i for i in now if i in before], 1 - alpha, resamples, seed),
+        "verdict": verdict, "alpha": alpha, "paired_cases": len(paired),
+        "errors_apart": sum(counts[kind] for kind in ("into error", "out of error", "error in both")),
+        "flips": counts,
+        "mcnemar": {"test": "exact", "b": b, "c": c, "p_value": p_value, "smallest_possible_p_value": smallest},
+        "numbers": _numbers(now, before, [i for i in now if i in before], LEVEL, resamples, seed),
         "cases": cases,
     }
+    if verdict == TOO_FEW:
+        answer["needed_paired_cases"] = needed_paired_cases(alpha)
+    return answer
+
+
+def pass_rate(run: dict) -> dict:
+    """passed / (passed + failed) with its Wilson 95% interval; errors count for neither."""
+    statuses = [case["status"] for case in run["cases"]]
+    passed, decided = statuses.count(PASSED), statuses.count(PASSED) + statuses.count(FAILED)
+    return {"passed": passed, "decided": decided, "pass_rate": passed / decided if decided else None,
+            "interval": wilson_interval(passed, decided)}
 
 
 def _identity(run: dict) -> dict:
-    return {key: run.get(key) for key in ("id", "suite", "started_at") if run.get(key) is not None}
+    found = {key: run.get(key) for key in ("id", "suite", "started_at") if run.get(key) is not None}
+    return {**found, **pass_rate(run)}
 
 
-def _verdict(p_value: float, smallest: float, counts: dict, alpha: float) -> str:
+def _verdict(p_value: float, smallest: float, b: int, c: int, alpha: float) -> str:
     if smallest >= alpha:
         return TOO_FEW
     if p_value >= alpha:
         return NO_CHANGE
-    return REGRESSED if counts["pass->fail"] > counts["fail->pass"] else IMPROVED
+    return REGRESSED if b > c else IMPROVED
 
 
 def _numbers(now: dict, before: dict, common: list, level: float, resamples: int, seed: int) -> dict:

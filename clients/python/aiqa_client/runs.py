@@ -18,7 +18,7 @@ from .types import Answer
 
 @dataclass
 class Run(Answer):
-    """A recorded run; `cases` only when read one at a time (get, create)."""
+    """A recorded run; `cases` only when read one at a time (get), None in lists and from create."""
     id: str
     suite: str
     target: dict
@@ -45,6 +45,8 @@ class RunComparison(Answer):
     mcnemar: dict
     alpha: float
     paired_cases: int
+    errors_apart: int = 0
+    needed_paired_cases: int | None = None
     numbers: dict = field(default_factory=dict)
     cases: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
@@ -106,10 +108,10 @@ class Runs:
                 return
 
     def compare(self, run_id: str, baseline: str = "latest", *, label=None, alpha=None, resamples=None,
-                seed=None) -> RunComparison:
+                seed=None, unchanged: bool = False) -> RunComparison:
         """The run against `baseline`: a run id, or "latest" (the newest earlier run of its suite and
-        target, with every `label`)."""
+        target, with every `label`). `unchanged=True` lists the cases that did not change too."""
         params = {key: value for key, value in (
             ("baseline", baseline), ("label", _label_filter(label)), ("alpha", alpha), ("resamples", resamples),
-            ("seed", seed)) if value is not None}
+            ("seed", seed), ("unchanged", "true" if unchanged else None)) if value is not None}
         return RunComparison.from_json(self.client.request("GET", f"/v1/runs/{run_id}/compare", params=params).json())

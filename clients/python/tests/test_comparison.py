@@ -8,7 +8,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
 from aiqa_client.comparison import (IMPROVED, NO_CHANGE, REGRESSED, TOO_FEW, compare_runs, mcnemar_exact,
-                                    paired_bootstrap, smallest_p_value, wilson_interval)
+                                    needed_paired_cases, paired_bootstrap, smallest_p_value, wilson_interval)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -87,12 +87,38 @@ def report(statuses: dict[str, str], similarity: dict[str, float] | None = None)
 def test_flips_are_classified_and_regressions_come_first():
     before = report({"a": "passed", "b": "failed", "c": "passed", "d": "error", "e": "passed"})
     after = report({"a": "failed", "b": "passed", "c": "passed", "d": "passed", "f": "passed"})
-    answer = compare_runs(after, before)
+    answer = compare_runs(after, before, unchanged=True)
     assert {c["id"]: c["flip"] for c in answer["cases"]} == {
-        "a": "pass->fail", "b": "fail->pass", "c": "unchanged", "d": "error", "f": "new", "e": "removed"}
+        "a": "pass->fail", "b": "fail->pass", "c": "unchanged", "d": "out of error", "f": "new", "e": "removed"}
     assert answer["cases"][0]["id"] == "a"
     assert answer["paired_cases"] == 3  # a, b, c: errors and unpaired cases stay out of the test
-    assert answer["verdict"] == TOO_FEW
+    assert answer["errors_apart"] == 1 and answer["mcnemar"]["b"] == answer["mcnemar"]["c"] == 1
+    assert answer["verdict"] == TOO_FEW and answer["needed_paired_cases"] == 6
+    # unchanged cases are counted, and listed only when asked
+    assert "c" not in {c["id"] for c in compare_runs(after, before)["cases"]}
+    assert compare_runs(after, before)["flips"]["unchanged"] == 1
+    into = compare_runs(report({"a": "error", "b": "error"}), report({"a": "passed", "b": "error"}), unchanged=True)
+    assert [c["flip"] for c in into["cases"]] == ["into error", "error in both"]
+
+
+def test_the_planted_regression_of_the_issue_40_cases_12_flips():
+    ids = [f"c{i}" for i in range(40)]
+    before = report(dict.fromkeys(ids, "passed"))
+    after = report({i: "failed" if n < 12 else "passed" for n, i in enumerate(ids)})
+    answer = compare_runs(after, before)
+    assert answer["verdict"] == REGRESSED and answer["mcnemar"]["p_value"] < 0.01
+    assert answer["mcnemar"]["p_value"] == pytest.approx(stats.binomtest(12, 12, 0.5).pvalue, rel=1e-12)
+    assert answer["current"]["pass_rate"] == 28 / 40 and answer["baseline"]["pass_rate"] == 1.0
+    assert answer["current"]["interval"] == pytest.approx(list(proportion_confint(28, 40, method="wilson")))
+    three = compare_runs(report({"a": "failed", "b": "failed", "c": "failed"}),
+                         report({"a": "passed", "b": "passed", "c": "passed"}))
+    assert three["verdict"] == TOO_FEW and "needed_paired_cases" in three
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.1, 0.05, 0.01, 0.001])
+def test_needed_paired_cases_is_the_first_count_that_can_reach_alpha(alpha):
+    needed = needed_paired_cases(alpha)
+    assert smallest_p_value(needed) < alpha <= smallest_p_value(needed - 1)
 
 
 def test_a_planted_regression_is_found_and_a_run_against_itself_is_no_change():

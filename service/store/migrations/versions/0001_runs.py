@@ -36,16 +36,17 @@ def upgrade() -> None:
         sa.Column("errors", sa.Integer(), nullable=False),
         sa.Column("report", sa.JSON(), nullable=False),
     )
+    op.create_index("ix_runs_suite_started", "runs", ["suite", "started_at", "seq"])
     op.create_index("ix_runs_suite_target_started", "runs", ["suite", "target", "started_at", "seq"])
     op.create_index("ix_runs_started", "runs", ["started_at", "seq"])
     op.create_table(
         "run_cases",
-        sa.Column("run_seq", SERIAL, sa.ForeignKey("runs.seq", ondelete="CASCADE"), primary_key=True),
+        sa.Column("run_seq", SERIAL, primary_key=True, autoincrement=False),  # no foreign key: tables.RunCase
         sa.Column("position", sa.Integer(), primary_key=True),
         sa.Column("case_id", sa.String(200), nullable=False),
         sa.Column("type", sa.String(50), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),  # JSON, serialized once (tables.JSONText)
     )
     op.create_table(
         "run_labels",
