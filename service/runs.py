@@ -7,6 +7,7 @@ bench_store.py). Every error still names its field, as `cases[3].status`.
 import hashlib
 import json
 import re
+from collections import Counter
 from datetime import datetime, timezone
 
 from aiqa_client.comparison import ALPHA, RESAMPLES, compare_runs
@@ -94,6 +95,24 @@ def _case(errors, case, where, seen: set) -> None:
             errors.add(f"{where}.attempts[{index}].reason", "Must be a string.")
 
 
+def _well_formed(case, seen: set) -> bool:
+    """The check of _case for a case that passes it, without building a field name per field: a run's
+    cases are almost always well formed, and a field name is only needed for an error."""
+    if type(case) is not dict:
+        return False
+    case_id, kind, attempts = case.get("id"), case.get("type"), case.get("attempts", [])
+    if (type(case_id) is not str or not 0 < len(case_id) <= 200 or not case_id.strip() or case_id in seen
+            or type(kind) is not str or not 0 < len(kind) <= 50 or not kind.strip()
+            or case.get("status") not in OUTCOMES or type(attempts) is not list):
+        return False
+    for attempt in attempts:
+        if type(attempt) is not dict or type(attempt.get("passed")) is not bool \
+                or type(attempt.get("reason", "")) is not str:
+            return False
+    seen.add(case_id)
+    return True
+
+
 def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -156,14 +175,17 @@ def read_run(body: dict, config, case_texts: list[str] | None = None) -> dict:
                               errors={"cases": [f"At most {config['MAX_RUN_CASES']} cases."]})
     seen = set()
     for index, case in enumerate(cases):
-        _case(errors, case, f"cases[{index}]", seen)
+        if not _well_formed(case, seen):
+            _case(errors, case, f"cases[{index}]", seen)
     labels = check_labels(errors, body.get("labels"))
     started, finished = _moment(errors, body, "started_at"), _moment(errors, body, "finished_at")
     if started and finished and finished < started:
         errors.add("finished_at", "Must not be before started_at.")
-    counts = {} if errors else {"cases": len(cases), **{
-        key: sum(c["status"] == outcome for c in cases)
-        for key, outcome in (("passed", "passed"), ("failed", "failed"), ("errors", "error"))}}
+    counts = {}
+    if not errors:
+        outcomes = Counter(case["status"] for case in cases)
+        counts = {"cases": len(cases), "passed": outcomes["passed"], "failed": outcomes["failed"],
+                  "errors": outcomes["error"]}
     _report_fields(errors, body, counts)
     if errors:
         raise ValidationFailed(f"invalid run: {', '.join(sorted(errors))}", errors=dict(errors))
