@@ -1,9 +1,13 @@
 """The `aiqa` command.
 
     aiqa run SUITE.yaml [--dry-run] [--report-dir DIR] [--junit PATH] [--json PATH] [--markdown PATH]
+                        [--record [--label KEY=VALUE ...] [--run-id ID]]
+                        [--baseline latest|RUN_ID|REPORT.json [--baseline-label KEY=VALUE ...] [--alpha A]]
+                        [--fail-on threshold|regression|both]
 
-Exit status: 0 the suite passed its thresholds; 1 it missed them; 2 the suite file is broken or the
-target (or scoring service) cannot be reached — the message says which.
+Exit status: 0 every gate passed; 1 a gate failed (the thresholds were missed, or the run regressed
+against its baseline, as --fail-on says); 2 the suite, the target, the service or the baseline
+could not be used, so nothing was decided. The message says which.
 """
 import argparse
 import os
@@ -12,7 +16,8 @@ import sys
 from .runner import SuiteError, estimate, load_suite, run_suite
 from .runner.engine import Unreachable
 from .runner.progress import Progress
-from .runner.report import markdown, write_json, write_junit
+from .runner.gate import FAIL_ON, Gate, GateError, Recorder, ci_labels, compare, describe, parse_labels
+from .runner.report import markdown, to_dict, write_json, write_junit
 
 PASSED, FAILED, BROKEN = 0, 1, 2
 
@@ -30,6 +35,21 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--markdown", help="Markdown summary path (default: REPORT_DIR/summary.md)")
     run.add_argument("--canary", help="the canary secret (default: the suite's, else a new random one)")
     run.add_argument("--quiet", action="store_true", help="no live progress")
+    record = run.add_argument_group("recording and comparing (README: aiqa run)")
+    record.add_argument("--record", action="store_true",
+                        help="record the run on the suite's service (POST /v1/runs), with GitHub's sha, branch "
+                             "and run URL as labels when it runs in GitHub Actions")
+    record.add_argument("--label", action="append", metavar="KEY=VALUE", help="a label of the recorded run (repeat)")
+    record.add_argument("--run-id", help="the recorded run's id (default: the service makes one)")
+    record.add_argument("--baseline", metavar="latest|RUN_ID|REPORT.json",
+                        help="compare with the newest earlier run of the suite and target, a recorded run, "
+                             "or an earlier report.json (offline)")
+    record.add_argument("--baseline-label", action="append", metavar="KEY=VALUE",
+                        help="restrict `latest` to runs with this label, e.g. branch=main (repeat)")
+    record.add_argument("--alpha", type=float, default=0.05, help="the comparison's significance level (0.05)")
+    record.add_argument("--fail-on", choices=FAIL_ON,
+                        help="what fails the run (exit 1): missed thresholds, a significant regression against "
+                             "the baseline, or either (default: both with --baseline, else threshold)")
     return root
 
 
@@ -41,14 +61,15 @@ def describe_estimate(suite, plan: dict) -> str:
             f"{plan['seconds_per_target_call']:.2f} s per target call (set target.seconds_per_call to refine)")
 
 
-def write_reports(result, args) -> list[str]:
+def write_reports(result, args, gate: Gate | None = None, comparison_lines=None) -> list[str]:
     os.makedirs(args.report_dir, exist_ok=True)
     paths = {"json": args.json or os.path.join(args.report_dir, "report.json"),
              "junit": args.junit or os.path.join(args.report_dir, "junit.xml"),
              "markdown": args.markdown or os.path.join(args.report_dir, "summary.md")}
-    write_json(result, paths["json"])
-    write_junit(result, paths["junit"])
-    summary = markdown(result)
+    comparison = gate.comparison if gate else None
+    write_json(result, paths["json"], comparison, gate.to_dict() if gate else None)
+    write_junit(result, paths["junit"], comparison)
+    summary = markdown(result, comparison_lines, gate.to_dict() if gate else None)
     with open(paths["markdown"], "w", encoding="utf-8") as fh:
         fh.write(summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -70,19 +91,49 @@ def run(args) -> int:
             calls = plan["cases"][case.id]
             print(f"  {case.kind:12} {case.id}: {calls['target_calls']} target, {calls['service_calls']} service")
         return PASSED
+    try:
+        labels, baseline_labels = parse_labels(args.label, "--label"), parse_labels(args.baseline_label,
+                                                                                   "--baseline-label")
+    except GateError as exc:
+        print(f"aiqa: {exc}", file=sys.stderr)
+        return BROKEN
     progress = Progress(plan["target_calls"], plan["seconds_per_target_call"], len(suite.cases), quiet=args.quiet)
     try:
         result = run_suite(suite, progress)
     except Unreachable as exc:
         print(f"aiqa: {exc}", file=sys.stderr)
         return BROKEN
-    for path in write_reports(result, args):
+    gate = Gate(args.fail_on or ("both" if args.baseline else "threshold"), result.passed)
+    recorder = Recorder(suite.service_url, suite.service_api_key)
+    try:
+        report, recorded = to_dict(result), None
+        if args.record:
+            recorded = recorder.record(report, {**ci_labels(), **labels}, args.run_id)
+            print(f"recorded run {recorded['id']}: {recorded['url']}" + ("" if recorded["created"] else " (already)"))
+        if args.baseline:
+            gate.comparison, gate.baseline_note = compare(report, args.baseline, recorder, baseline_labels,
+                                                          recorded and recorded["id"], args.alpha)
+    except GateError as exc:
+        print(f"aiqa: {exc}", file=sys.stderr)
+        write_reports(result, args)
+        return BROKEN
+    finally:
+        recorder.close()
+    lines = describe(gate.comparison, gate.baseline_note) if args.baseline else None
+    for line in lines or []:
+        print(line)
+    for path in write_reports(result, args, gate if args.baseline or args.fail_on else None, lines):
         print(f"wrote {path}")
-    verdict = "PASSED" if result.passed else "FAILED"
-    print(f"{verdict}: {result.count('passed')}/{len(result.cases)} cases passed "
-          f"({result.pass_rate:.1%}, threshold {suite.pass_rate:.0%})"
-          + (f"; required cases failed: {', '.join(result.failed_required)}" if result.failed_required else ""))
-    return PASSED if result.passed else FAILED
+    interval = report["pass_rate_interval"]
+    regression = ""
+    if args.baseline:
+        regression = "; regressed against the baseline" if gate.regressed else "; no significant regression"
+    print(f"{'PASSED' if gate.exit_code == PASSED else 'FAILED'}: {result.count('passed')}/{len(result.cases)} "
+          f"cases passed ({result.pass_rate:.1%}, 95% CI {interval[0]:.1%}-{interval[1]:.1%}, threshold "
+          f"{suite.pass_rate:.0%})"
+          + (f"; required cases failed: {', '.join(result.failed_required)}" if result.failed_required else "")
+          + f"{regression} (fail on {gate.fail_on})")
+    return gate.exit_code
 
 
 def main(argv=None) -> int:

@@ -157,3 +157,35 @@ def test_env_defaults_expand(tmp_path, monkeypatch):
     assert load_suite(write_suite(tmp_path, suite)).target.url == "http://127.0.0.1:9/chat"
     monkeypatch.setenv("AIQA_TEST_BOT", "http://bot")
     assert load_suite(write_suite(tmp_path, suite)).target.url == "http://bot/chat"
+
+
+@pytest.mark.parametrize("rule, answers, expected, needs", [
+    ({"min_passes": 2}, ("Paris.", "London.", "Paris!"), 0, "needs 2 of 3"),
+    ({"min_pass_fraction": 0.67}, ("Paris.", "London.", "Paris!"), 0, "needs 2 of 3"),  # README's example
+    ({"min_passes": 2}, ("Paris.", "London.", "Rome."), 1, "needs 2 of 3"),
+    ({"min_pass_fraction": 0.67}, ("Paris.", "London.", "Rome."), 1, "needs 2 of 3"),
+    ({}, ("Paris.", "London.", "Paris!"), 1, "needs 3 of 3"),
+])
+def test_the_pass_rule_reads_as_users_write_it_and_reports_a_count(tmp_path, scripted, rule, answers, expected,
+                                                                    needs):
+    bot = scripted(replies(*answers))
+    suite = {"target": http_target(bot), "cases": [capital_case(repeats=3, **rule)]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == expected
+    case = json.loads((tmp_path / "reports" / "report.json").read_text())["cases"][0]
+    assert case["needs"] == needs and needs in case["message"]
+    assert needs in (tmp_path / "reports" / "summary.md").read_text()
+
+
+def test_min_passes_and_a_fraction_together_are_refused(tmp_path):
+    bot = type("Bot", (), {"url": "http://127.0.0.1:9"})
+    path = write_suite(tmp_path, {"target": http_target(bot), "cases": [capital_case(min_passes=2, min_pass_fraction=0.5)]})
+    with pytest.raises(SuiteError, match="not both"):
+        load_suite(path)
+
+
+def test_the_pass_rule_as_a_count_for_every_number_of_attempts():
+    from aiqa_client.runner.base import PassRule
+    assert [PassRule(0.67).needed(n) for n in (1, 2, 3, 6, 100)] == [1, 2, 2, 4, 67]
+    assert [PassRule(0.5).needed(n) for n in (1, 2, 3, 4)] == [1, 1, 2, 2]
+    assert [PassRule(1.0).needed(n) for n in (1, 3, 500)] == [1, 3, 500]
+    assert PassRule(0.9, count=2).needed(10) == 2

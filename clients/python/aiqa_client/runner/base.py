@@ -2,7 +2,9 @@
 
 Threshold semantics, in one place:
 - an attempt passes when every check of that attempt holds;
-- a case passes when passed attempts / attempts >= its min_pass_fraction (default 1.0: all);
+- a case passes when at least `min_passes` of its attempts pass, or else passed / attempts reaches
+  its `min_pass_fraction` (default 1.0: all), read to the percent as people write fractions: 0.67
+  is two thirds, so 2 of 3 attempts pass it (PassRule). Reports show the rule as a count: "needs 2 of 3";
 - a case that cannot be evaluated (target error, missing service endpoint) is an error, not a pass;
 - the suite passes when passed cases / cases >= thresholds.pass_rate (default 1.0) and every case
   marked `required: true` passed.
@@ -26,16 +28,44 @@ class Attempt:
     data: dict = field(default_factory=dict)
 
 
+# A fraction is compared to the percent: 0.67 and 0.66 both mean two thirds (2/3 = 0.6667).
+FRACTION_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class PassRule:
+    """How many of a case's attempts must pass: a count (`min_passes`), else a fraction."""
+    fraction: float = 1.0
+    count: int | None = None
+
+    def needed(self, attempts: int) -> int:
+        if self.count is not None:
+            return self.count
+        if self.fraction >= 1.0:
+            return attempts  # 1.0 means every attempt, however many there are
+        return next(k for k in range(attempts + 1) if k / attempts >= self.fraction - FRACTION_TOLERANCE)
+
+    def holds(self, passed: int, attempts: int) -> bool:
+        return attempts > 0 and passed >= self.needed(attempts)
+
+    def describe(self, attempts: int) -> str:
+        return f"needs {self.needed(attempts)} of {attempts}"
+
+
 @dataclass
 class CaseResult:
     id: str
     kind: str
     status: str                       # passed | failed | error
     attempts: list[Attempt]
-    min_pass_fraction: float
+    rule: PassRule
     required: bool
     seconds: float
     message: str = ""
+
+    @property
+    def min_pass_fraction(self) -> float:
+        return self.rule.fraction
 
     @property
     def passed(self) -> bool:
@@ -47,17 +77,21 @@ class CaseResult:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "type": self.kind, "status": self.status, "message": self.message,
-                "pass_fraction": self.pass_fraction, "min_pass_fraction": self.min_pass_fraction,
+                "pass_fraction": self.pass_fraction, "min_pass_fraction": self.rule.fraction,
+                "min_passes": self.rule.count,
+                "needs": self.rule.describe(len(self.attempts)) if self.attempts else None,
                 "required": self.required, "seconds": round(self.seconds, 3),
                 "attempts": [{"passed": a.passed, "reason": a.reason, **a.data} for a in self.attempts]}
 
 
-def verdict(attempts: list[Attempt], min_pass_fraction: float) -> tuple[str, str]:
+def verdict(attempts: list[Attempt], rule: PassRule) -> tuple[str, str]:
     """The case status and a one-line message from its attempts."""
     passed = sum(a.passed for a in attempts)
-    status = "passed" if attempts and passed / len(attempts) >= min_pass_fraction - 1e-9 else "failed"
+    if rule.count is not None and rule.count > len(attempts):
+        raise CaseError(f"min_passes {rule.count} is more than the {len(attempts)} attempts this case makes")
+    status = "passed" if rule.holds(passed, len(attempts)) else "failed"
     failures = [a.reason for a in attempts if not a.passed]
-    summary = f"{passed}/{len(attempts)} attempts passed (needs {min_pass_fraction:.0%})"
+    summary = f"{passed}/{len(attempts)} attempts passed ({rule.describe(len(attempts))})"
     return status, summary if not failures else f"{summary}; first failure: {failures[0]}"
 
 
@@ -113,7 +147,13 @@ class Case:
         self.id = spec.get("id", str, required=True)
         self.description = spec.get("description", str, "")
         self.repeats = spec.positive("repeats", defaults.get("repeats", 1))
-        self.min_pass_fraction = spec.fraction("min_pass_fraction", defaults.get("min_pass_fraction", 1.0))
+        if "min_passes" in spec.data and "min_pass_fraction" in spec.data:
+            raise SuiteError(f"{spec.where}: give min_passes or min_pass_fraction, not both")
+        fraction = spec.fraction("min_pass_fraction", defaults.get("min_pass_fraction", 1.0))
+        count = spec.positive("min_passes", 1) if "min_passes" in spec.data else None
+        if count is None and "min_pass_fraction" not in spec.data:
+            count = defaults.get("min_passes")
+        self.rule = PassRule(fraction, count)
         self.required = spec.get("required", bool, False)
 
     @property

@@ -3,6 +3,7 @@
 A target or scoring service that cannot be reached stops the run (Unreachable, exit 2): every later
 case would fail for the same reason, and the message names which one it was.
 """
+import datetime
 import time
 from dataclasses import dataclass, field
 
@@ -70,6 +71,7 @@ class SuiteResult:
     suite: Suite
     cases: list[CaseResult] = field(default_factory=list)
     seconds: float = 0.0
+    started_at: datetime.datetime | None = None
 
     @property
     def pass_rate(self) -> float:
@@ -91,10 +93,10 @@ def run_case(case, ctx: Context) -> CaseResult:
     started = time.perf_counter()
     try:
         attempts = case.attempts(ctx)
-        status, message = verdict(attempts, case.min_pass_fraction)
+        status, message = verdict(attempts, case.rule)
     except CaseError as exc:
         attempts, status, message = [], "error", str(exc)
-    return CaseResult(case.id, case.kind, status, attempts, case.min_pass_fraction, case.required,
+    return CaseResult(case.id, case.kind, status, attempts, case.rule, case.required,
                       time.perf_counter() - started, message)
 
 
@@ -102,6 +104,7 @@ def run_suite(suite: Suite, progress) -> SuiteResult:
     """Every case in order; raises TargetUnreachable or ServiceUnreachable to stop the run."""
     ctx = Context(suite, on_call=progress.call_done)
     result, started = SuiteResult(suite), time.perf_counter()
+    result.started_at = datetime.datetime.now(datetime.timezone.utc)
     try:
         for index, case in enumerate(suite.cases):
             progress.case_started(index, case)

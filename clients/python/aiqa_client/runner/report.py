@@ -3,17 +3,24 @@ import datetime
 import json
 import xml.etree.ElementTree as ET
 
+from ..comparison import wilson_interval
 from .engine import SuiteResult
 
 ICONS = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error"}
 
 
-def to_dict(result: SuiteResult) -> dict:
+def to_dict(result: SuiteResult, comparison: dict | None = None, gate: dict | None = None) -> dict:
+    """The JSON report; POST /v1/runs takes it as it is. `comparison` and `gate` when a baseline was given."""
     suite = result.suite
+    times = {}
+    if result.started_at is not None:
+        times = {"started_at": result.started_at.isoformat(),
+                 "finished_at": (result.started_at + datetime.timedelta(seconds=result.seconds)).isoformat()}
+    extra = {key: value for key, value in (("comparison", comparison), ("gate", gate)) if value is not None}
     return {
         "suite": suite.name, "file": suite.path, "passed": result.passed,
-        "pass_rate": result.pass_rate, "pass_rate_threshold": suite.pass_rate,
-        "failed_required": result.failed_required,
+        "pass_rate": result.pass_rate, "pass_rate_interval": pass_rate_interval(result),
+        "pass_rate_threshold": suite.pass_rate, "failed_required": result.failed_required, **times, **extra,
         "counts": {"cases": len(result.cases), "passed": result.count("passed"),
                    "failed": result.count("failed"), "errors": result.count("error")},
         "seconds": round(result.seconds, 3),
@@ -23,9 +30,18 @@ def to_dict(result: SuiteResult) -> dict:
     }
 
 
-def write_json(result: SuiteResult, path: str) -> None:
+def pass_rate_interval(result: SuiteResult) -> list[float] | None:
+    """The Wilson 95% interval of the suite's pass rate (passed cases of all cases)."""
+    return wilson_interval(result.count("passed"), len(result.cases))
+
+
+def _interval_text(interval) -> str:
+    return f"95% CI {interval[0]:.1%}-{interval[1]:.1%}" if interval else "no cases"
+
+
+def write_json(result: SuiteResult, path: str, comparison: dict | None = None, gate: dict | None = None) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(to_dict(result), fh, indent=2, ensure_ascii=False)
+        json.dump(to_dict(result, comparison, gate), fh, indent=2, ensure_ascii=False)
 
 
 def _failure_text(case) -> str:
@@ -40,7 +56,7 @@ def _failure_text(case) -> str:
     return "\n".join(lines)
 
 
-def junit_tree(result: SuiteResult) -> ET.ElementTree:
+def junit_tree(result: SuiteResult, comparison: dict | None = None) -> ET.ElementTree:
     counts = {"tests": str(len(result.cases)), "failures": str(result.count("failed")),
               "errors": str(result.count("error")), "time": f"{result.seconds:.3f}"}
     root = ET.Element("testsuites", {"name": "aiqa", **counts})
@@ -48,8 +64,14 @@ def junit_tree(result: SuiteResult) -> ET.ElementTree:
         "name": result.suite.name, **counts, "skipped": "0",
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("pass_rate", result.pass_rate), ("pass_rate_threshold", result.suite.pass_rate),
-                        ("target", result.suite.target.url)):
+    values = [("pass_rate", result.pass_rate), ("pass_rate_interval", _interval_text(pass_rate_interval(result))),
+              ("pass_rate_threshold", result.suite.pass_rate), ("target", result.suite.target.url)]
+    if comparison is not None:
+        values += [("baseline", comparison["baseline"].get("id")), ("verdict", comparison["verdict"]),
+                   ("mcnemar_p_value", comparison["mcnemar"]["p_value"])]
+        values += [(f"flips.{kind}", count) for kind, count in comparison["flips"].items()]
+        values += [(f"flip.{case['id']}", case["flip"]) for case in comparison["cases"]]
+    for name, value in values:
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for case in result.cases:
         node = ET.SubElement(suite, "testcase", {
@@ -61,22 +83,28 @@ def junit_tree(result: SuiteResult) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def write_junit(result: SuiteResult, path: str) -> None:
-    junit_tree(result).write(path, encoding="utf-8", xml_declaration=True)
+def write_junit(result: SuiteResult, path: str, comparison: dict | None = None) -> None:
+    junit_tree(result, comparison).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")[:200]
 
 
-def markdown(result: SuiteResult) -> str:
+def markdown(result: SuiteResult, comparison_lines: list[str] | None = None, gate: dict | None = None) -> str:
     suite = result.suite
-    verdict = "passed" if result.passed else "failed"
-    lines = [
-        f"## aiqa: {suite.name} {'✅' if result.passed else '❌'} {verdict}", "",
-        f"Pass rate **{result.pass_rate:.1%}** ({result.count('passed')}/{len(result.cases)} cases), "
-        f"threshold {suite.pass_rate:.0%} · {result.seconds:.1f} s · target `{suite.target.kind}` {suite.target.url}",
-    ]
+    passed = result.passed if gate is None else gate["exit_code"] == 0
+    verdict = "passed" if passed else "failed"
+    lines = [f"## aiqa: {suite.name} {'✅' if passed else '❌'} {verdict}", ""]
+    if comparison_lines:
+        lines += ["**Against the baseline** (flips first):", "", "```", *comparison_lines, "```", ""]
+    lines.append(
+        f"Pass rate **{result.pass_rate:.1%}** ({_interval_text(pass_rate_interval(result))}; "
+        f"{result.count('passed')}/{len(result.cases)} cases), "
+        f"threshold {suite.pass_rate:.0%} · {result.seconds:.1f} s · target `{suite.target.kind}` {suite.target.url}")
+    if gate is not None:
+        lines.append(f"Gate: fail on {gate['fail_on']}; threshold {'met' if gate['threshold_passed'] else 'missed'}"
+                     f"; {'regressed' if gate['regressed'] else 'no regression found'}")
     if result.failed_required:
         lines.append(f"Required cases that did not pass: {', '.join(result.failed_required)}")
     lines += ["", "| case | type | result | attempts passed | details |", "|---|---|---|---|---|"]

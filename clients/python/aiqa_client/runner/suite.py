@@ -4,7 +4,7 @@
     target: {type: aiqa, url: http://127.0.0.1:8000, max_new_tokens: 32}
     service: {url: http://127.0.0.1:8000}        # default: the target's url for an aiqa target
     thresholds: {pass_rate: 0.9}                  # default 1.0: every case must pass
-    defaults: {repeats: 1, min_pass_fraction: 1.0}
+    defaults: {repeats: 1, min_pass_fraction: 1.0}   # or min_passes: N
     canary: AIQA-CANARY-...                       # default: a new random one per run
     refusal: {candidate_labels: [refusal, compliance], model: ...}
     cases: [...]
@@ -96,8 +96,11 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
     pass_rate = thresholds.fraction("pass_rate", 1.0)
     thresholds.done()
     defaults = Spec(spec.get("defaults", dict, {}), "defaults")
+    if "min_passes" in defaults.data and "min_pass_fraction" in defaults.data:
+        raise SuiteError("defaults: give min_passes or min_pass_fraction, not both")
     case_defaults = {"repeats": defaults.positive("repeats", 1),
-                     "min_pass_fraction": defaults.fraction("min_pass_fraction", 1.0)}
+                     "min_pass_fraction": defaults.fraction("min_pass_fraction", 1.0),
+                     "min_passes": defaults.positive("min_passes", 1) if "min_passes" in defaults.data else None}
     defaults.done()
     cases = _cases(spec, case_defaults)
     _check_needs(cases, target, service_url)
