@@ -4,6 +4,8 @@
    server that parses it and discards it (POST /bench/discard). Target: record / discard <= 2.
 2. Listing the newest 50 runs of a suite and reading one run, with 10,000 runs in the store, against
    the same with 10 runs (two servers side by side). Target: 10,000 / 10 <= 1.5 (indexes, not scans).
+3. Comparing two 200-case runs (GET /v1/runs/{id}/compare?baseline=latest) in those two stores.
+   Target: 10,000 / 10 <= 1.5.
 
 Rounds are interleaved (A then B, then B then A, ...) so drift in the machine's load falls on both
 sides; each figure is the median of the rounds' per-request times, with the spread (min-max of the
@@ -165,6 +167,13 @@ def populate(url: str, runs: int) -> None:
             run_rows.insert(session, run_reading.read_run(body, config), None)
             if number % 500 == 499:
                 session.commit()
+        # Two 200-case runs of one more suite, the second with a case in 8 failing: the pair compared.
+        for number, moment in enumerate((BASE - datetime.timedelta(days=2), BASE - datetime.timedelta(days=1))):
+            body = run_body(f"cmp-{number}", 200, suite="compare", moment=moment)
+            if number:
+                for case in body["cases"][::8]:
+                    case["status"], case["attempts"][0]["passed"] = "failed", False
+            run_rows.insert(session, run_reading.read_run(body, config), None)
         session.commit()
     engine.dispose()
 
@@ -191,9 +200,15 @@ def listing(backend: str, urls: dict, tmp: Path, rounds: int, per_round: int) ->
                     for _ in range(per_round))
             return one_round
 
+        def comparing(size: int):
+            return lambda: statistics.fmean(callers[size].call("GET", "/v1/runs/cmp-1/compare?baseline=latest")
+                                            for _ in range(max(1, per_round // 5)))
+
         for size in urls:
             side(size)()
+            comparing(size)()
         timings = interleaved(rounds, {size: side(size) for size in urls})
+        compare_timings = interleaved(rounds, {size: comparing(size) for size in urls})
     finally:
         for server in servers.values():
             server.stop()
@@ -203,7 +218,11 @@ def listing(backend: str, urls: dict, tmp: Path, rounds: int, per_round: int) ->
           f"{large // SUITES})")
     result = ratio(timings[large], timings[small])
     print(f"  {large} / {small}             {result:8.2f}   (target <= 1.5)")
-    return result
+    print(f"  compare two 200-case runs, {small:>6} runs   {summary(compare_timings[small])}")
+    print(f"  compare two 200-case runs, {large:>6} runs   {summary(compare_timings[large])}")
+    compared = ratio(compare_timings[large], compare_timings[small])
+    print(f"  {large} / {small}             {compared:8.2f}   (target <= 1.5)")
+    return result, compared
 
 
 def postgres(tmp: Path):
@@ -236,7 +255,7 @@ def main() -> None:
                 results[f"{backend} record/discard"] = recording(
                     backend, url_for(f"bench_record_{backend}"), tmp / f"{backend}-record", args.rounds, args.requests)
                 print(f"\n== {backend}: newest 50 of a suite + one run, {args.runs} runs vs 10 ==")
-                results[f"{backend} {args.runs}/10"] = listing(
+                results[f"{backend} list {args.runs}/10"], results[f"{backend} compare {args.runs}/10"] = listing(
                     backend, {10: url_for(f"bench_small_{backend}"), args.runs: url_for(f"bench_large_{backend}")},
                     tmp, args.rounds, args.requests)
         finally:
