@@ -77,6 +77,10 @@ DEFAULTS = {
     "RUN_RETENTION_PER_SUITE": 0,
     "MAX_RUN_CONTENT_LENGTH": 16 * 1024 * 1024,
     "MAX_RUN_CASES": 10_000,
+    # /metrics shows the newest run of at most QUALITY_SERIES_LIMIT suites (and as many recorded
+    # evaluations), read within QUALITY_TIMEOUT_S or left out (aiqa_store_up 0).
+    "QUALITY_SERIES_LIMIT": 1000,
+    "QUALITY_TIMEOUT_S": 2.0,
     # Where /openapi.yaml is read from; None: openapi.yaml beside the service package (a checkout).
     "OPENAPI_PATH": None,
     "LOG_LEVEL": "INFO",

@@ -62,6 +62,10 @@ class RunNotFound(NotFound):
     slug, title = "run-not-found", "Unknown run"
 
 
+class EvaluationNotFound(NotFound):
+    slug, title = "evaluation-not-found", "Unknown evaluation"
+
+
 class MethodNotAllowed(APIError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
 

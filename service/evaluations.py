@@ -17,11 +17,10 @@ def _items(body: dict) -> int:
     return 1  # a bare string: one item
 
 
-def record(store, record_spec: dict, kind: str, body: dict, answers: list[dict]) -> list[dict]:
-    """Store one evaluation per answer (several for /v1/metrics); the stored ids, names and metrics."""
+def record(store, record_spec: dict, kind: str, body: dict, answers: list[dict]) -> None:
+    """Store one evaluation per answer (several for /v1/metrics) and give each its `evaluation_id`."""
     inputs = {key: value for key, value in body.items() if key not in ("record", "confidence")}
     digest, items = content_hash(inputs), _items(body)
-    stored = []
     for answer in answers:
         rest = {key: value for key, value in answer.items() if key not in _APART}
         # A metric's scores are its `result`; a comparison or fairness answer is its result whole.
@@ -32,18 +31,18 @@ def record(store, record_spec: dict, kind: str, body: dict, answers: list[dict])
             "labels": record_spec.get("labels", {}), "params": params,
             "intervals": answer.get("confidence_intervals"), "items": items, "content_hash": digest,
             "result": result})
-        stored.append({key: evaluation[key] for key in ("id", "name", "metric", "recorded_at")})
-    return stored
+        answer["evaluation_id"] = evaluation["id"]
 
 
 def scored(body: dict, kind: str, compute, store_of) -> dict:
-    """`compute(body)`, recorded when the body asks for it. The store is checked first, so a request
-    that must be recorded gets 503 before the work, not after it."""
+    """`compute(body)`, recorded when the body asks for it: the answer is the unrecorded one plus an
+    `evaluation_id` (one per result of /v1/metrics). The store is checked first, so a request that
+    must be recorded gets 503 before the work, not after it."""
     record_spec = body.pop("record", None)
     store = store_of() if record_spec else None
     if store is not None:
         store.check()
     answer = compute(body)
     if store is not None:
-        answer["recorded"] = record(store, record_spec, kind, body, answer.get("results", [answer]))
+        record(store, record_spec, kind, body, answer.get("results", [answer]))
     return answer

@@ -5,6 +5,7 @@ so every worker writes its own files and /metrics sums them.
 """
 import atexit
 import contextlib
+import datetime
 import json
 import logging
 import logging.handlers
@@ -140,19 +141,25 @@ def _finish_request(response):
 
 
 class QualityCollector:
-    """The quality series, read from the store at scrape time so every worker reports the same
-    numbers: the newest run's pass rate and case counts per suite and target, and the newest value
-    of each recorded evaluation's numbers. Nothing when the store is unavailable."""
+    """The quality series, read from the store at scrape time so every worker and every replica
+    reports the same numbers: the newest run's pass rate and case counts per suite and target, and
+    the newest value of each recorded evaluation's numbers; at most QUALITY_SERIES_LIMIT suites and
+    as many evaluations. `aiqa_store_up` is 0, and no quality series is shown, when the store did not
+    answer within QUALITY_TIMEOUT_S: a scrape never fails or hangs on the database."""
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, store, limit: int, timeout_s: float):
+        self.store, self.limit, self.timeout_s = store, limit, timeout_s
 
     def collect(self):
         from .errors import StoreUnavailable
+        up = GaugeMetricFamily("aiqa_store_up", "1 when the store answered this scrape's quality query in time.")
         try:
-            newest_runs, newest_evaluations = self.store.newest_runs(), self.store.newest_evaluations()
+            newest_runs, newest_evaluations = self.store.quality(self.limit, self.timeout_s)
         except StoreUnavailable:
+            up.add_metric([], 0)
+            yield up
             return
+        up.add_metric([], 1)
         pass_rate = GaugeMetricFamily("aiqa_suite_pass_rate", "Passed / (passed + failed) cases of the newest "
                                       "run of each suite and target.", labels=["suite", "target"])
         cases = GaugeMetricFamily("aiqa_suite_cases", "Cases of the newest run, by outcome.",
@@ -160,23 +167,19 @@ class QualityCollector:
         started = GaugeMetricFamily("aiqa_suite_run_started_timestamp_seconds", "When the newest run started.",
                                     labels=["suite", "target"])
         for run in newest_runs:
-            labels = [run["suite"], run["target"]["key"]]
-            if run["pass_rate"] is not None:
-                pass_rate.add_metric(labels, run["pass_rate"])
-            for outcome, key in (("passed", "passed"), ("failed", "failed"), ("error", "errors")):
-                cases.add_metric([*labels, outcome], run["counts"][key])
-            started.add_metric(labels, _timestamp(run["started_at"]))
+            labels = [run["suite"], run["target"]]
+            decided = run["passed"] + run["failed"]
+            if decided:
+                pass_rate.add_metric(labels, run["passed"] / decided)
+            for outcome in ("passed", "failed", "errors"):
+                cases.add_metric([*labels, "error" if outcome == "errors" else outcome], run[outcome])
+            started.add_metric(labels, run["started_at"].replace(tzinfo=datetime.timezone.utc).timestamp())
         values = GaugeMetricFamily("aiqa_evaluation_value", "The newest recorded value of each number of an "
                                    "evaluation.", labels=["name", "metric", "key"])
         for evaluation in newest_evaluations:
             for key, value in _numbers(evaluation["result"]):
                 values.add_metric([evaluation["name"], evaluation["metric"], key], value)
-        yield from (pass_rate, cases, started, values)
-
-
-def _timestamp(iso: str) -> float:
-    import datetime
-    return datetime.datetime.fromisoformat(iso).timestamp()
+        yield from (up, pass_rate, cases, started, values)
 
 
 def _numbers(result, prefix=""):
@@ -203,7 +206,8 @@ def metrics():
     store = current_app.extensions.get("aiqa.store")
     if store is not None:
         quality = CollectorRegistry()
-        quality.register(QualityCollector(store))
+        quality.register(QualityCollector(store, current_app.config["QUALITY_SERIES_LIMIT"],
+                                          current_app.config["QUALITY_TIMEOUT_S"]))
         body += generate_latest(quality)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 

@@ -87,5 +87,11 @@ def compare_run(run_id):
 
 @bp.get("/evaluations")
 def list_evaluations():
-    """List recorded metric evaluations newest first, by name, metric and time."""
-    return jsonify(current_store().list_evaluations(query(evaluation_list_query)))
+    """List recorded metric evaluations newest first, by name, metric, kind, label and time."""
+    return jsonify(current_store().list_evaluations(query(evaluation_list_query, labels=True)))
+
+
+@bp.get("/evaluations/<evaluation_id>")
+def get_evaluation(evaluation_id):
+    """Read one recorded evaluation."""
+    return jsonify(current_store().get_evaluation(evaluation_id))

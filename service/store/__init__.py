@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..errors import StoreUnavailable
 from . import evaluations, runs
-from .database import database_url, make_engine, upgrade
+from .database import database_url, make_engine, statement_timeout, upgrade
 
 log = logging.getLogger(__name__)
 RETRY_S = 5.0
@@ -72,9 +72,10 @@ class Store:
         return self.error
 
     @contextlib.contextmanager
-    def session(self):
+    def session(self, reopen: bool = True):
         """One transaction: committed when the block ends, rolled back when it raises."""
-        self._reopen()
+        if reopen:
+            self._reopen()
         if self._sessions is None:
             raise StoreUnavailable(f"the evaluation store is unavailable: {self.error}",
                                    headers={"Retry-After": str(int(RETRY_S))})
@@ -138,22 +139,27 @@ class Store:
         with self.session() as session:
             return runs.prune_all(session, days=days, per_suite=per_suite)
 
-    def newest_runs(self) -> list[dict]:
-        with self.session() as session:
-            return runs.newest_per_suite(session)
+    def quality(self, limit: int, timeout_s: float) -> tuple[list[dict], list[dict]]:
+        """The newest run of each suite and target and the newest value of each evaluation (at most
+        `limit` of each), read in one transaction that gives up after `timeout_s` (StoreUnavailable).
+        It never tries to reconnect: a scrape must not wait on a connect timeout."""
+        with self.session(reopen=False) as session:
+            with statement_timeout(session, timeout_s):
+                return runs.newest_per_suite(session, limit), evaluations.newest(session, limit)
 
     # -- evaluations ---------------------------------------------------------------------------
     def record_evaluation(self, evaluation: dict) -> dict:
         with self.session() as session:
             return evaluations.insert(session, evaluation)
 
+    def get_evaluation(self, evaluation_id: str) -> dict:
+        with self.session() as session:
+            return evaluations.get(session, evaluation_id)
+
     def list_evaluations(self, query: dict) -> dict:
         with self.session() as session:
             return evaluations.page(session, query)
 
-    def newest_evaluations(self) -> list[dict]:
-        with self.session() as session:
-            return evaluations.newest(session)
 
 
 def _safe(url: str) -> str:

@@ -104,3 +104,25 @@ def _migration_lock(engine: Engine):
             lock = stack.enter_context(open(lock_path, "a"))
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         yield stack.enter_context(engine.connect())
+
+
+@contextlib.contextmanager
+def statement_timeout(session, seconds: float):
+    """Abort the statements of this block that run, or wait for a lock, longer than `seconds`
+    (OperationalError): PostgreSQL's statement_timeout for this transaction; on SQLite a shorter busy
+    timeout and a progress handler, both restored afterwards."""
+    milliseconds = max(1, int(seconds * 1000))
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        yield
+        return
+    import time
+    raw = session.connection().connection.driver_connection
+    deadline = time.monotonic() + seconds
+    raw.execute(f"PRAGMA busy_timeout={milliseconds}")
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 100)  # non-zero interrupts
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 100)
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

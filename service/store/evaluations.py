@@ -5,13 +5,25 @@ from sqlalchemy import func, select
 
 from . import pages
 from .runs import now
-from .tables import Evaluation
+from ..errors import EvaluationNotFound
+from .tables import Evaluation, EvaluationLabel
 
 
 def insert(session, evaluation: dict) -> dict:
     row = Evaluation(id=uuid.uuid4().hex, recorded_at=now(), **evaluation)
     session.add(row)
     session.flush()
+    if evaluation["labels"]:
+        session.execute(EvaluationLabel.__table__.insert(), [
+            {"evaluation_seq": row.seq, "key": key, "value": value} for key, value in evaluation["labels"].items()])
+    return render(row)
+
+
+def get(session, evaluation_id: str) -> dict:
+    row = session.scalar(select(Evaluation).where(Evaluation.id == evaluation_id))
+    if row is None:
+        raise EvaluationNotFound(f"no recorded evaluation with id {evaluation_id!r}",
+                                 errors={"id": [f"unknown evaluation {evaluation_id!r}"]})
     return render(row)
 
 
@@ -20,6 +32,9 @@ def page(session, query: dict) -> dict:
     for field in ("name", "metric", "kind"):
         if query.get(field):
             statement = statement.where(getattr(Evaluation, field) == query[field])
+    for key, value in query.get("labels", {}).items():
+        statement = statement.where(Evaluation.seq.in_(select(EvaluationLabel.evaluation_seq).where(
+            EvaluationLabel.key == key, EvaluationLabel.value == value)))
     if query.get("since"):
         statement = statement.where(Evaluation.recorded_at >= query["since"])
     if query.get("until"):
@@ -30,13 +45,13 @@ def page(session, query: dict) -> dict:
     return {"evaluations": listed, "next": following}
 
 
-def newest(session) -> list[dict]:
-    """The newest evaluation of every name and metric (for the Prometheus quality series)."""
+def newest(session, limit: int) -> list[dict]:
+    """The newest evaluation of each name and metric, at most `limit` (the most recent first)."""
     rank = func.row_number().over(partition_by=(Evaluation.name, Evaluation.metric),
                                   order_by=(Evaluation.recorded_at.desc(), Evaluation.seq.desc())).label("rank")
-    ranked = select(Evaluation.seq, rank).subquery()
-    statement = select(Evaluation).join(ranked, ranked.c.seq == Evaluation.seq).where(ranked.c.rank == 1)
-    return [render(row) for row in session.scalars(statement)]
+    ranked = select(Evaluation.name, Evaluation.metric, Evaluation.result, Evaluation.recorded_at, rank).subquery()
+    statement = select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.recorded_at.desc()).limit(limit)
+    return [{"name": row.name, "metric": row.metric, "result": row.result} for row in session.execute(statement)]
 
 
 def render(row: Evaluation) -> dict:

@@ -100,4 +100,15 @@ class Evaluation(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_evaluations_name_metric_recorded", "name", "metric", "recorded_at", "seq"),)
+    __table_args__ = (Index("ix_evaluations_name_metric_recorded", "name", "metric", "recorded_at", "seq"),
+                      Index("ix_evaluations_name_recorded", "name", "recorded_at", "seq"))
+
+
+class EvaluationLabel(Base):
+    __tablename__ = "evaluation_labels"
+    evaluation_seq: Mapped[int] = mapped_column(SERIAL, ForeignKey("evaluations.seq", ondelete="CASCADE"),
+                                                primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_evaluation_labels_key_value", "key", "value", "evaluation_seq"),)

@@ -11,7 +11,7 @@ def test_an_empty_database_upgrades_to_head_and_matches_the_tables(database_url)
     engine = make_engine(database_url)
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0002_evaluations"
+    assert current_revision(engine) == head_revision() == "0003_evaluation_labels"
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []

@@ -182,37 +182,6 @@ def test_retention_by_age_drops_runs_that_started_longer_ago(store_app):
     assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["recent"]
 
 
-def test_recorded_evaluations_have_a_history_and_prometheus_shows_the_newest(api):
-    for predictions in ([0, 1, 1, 0], [0, 1, 0, 0]):
-        answer = api.post("/v1/metrics/accuracy", json={
-            "predictions": predictions, "references": [0, 1, 0, 0],
-            "record": {"name": "nightly-intent", "labels": {"model": "v2"}}, "confidence": {"resamples": 50, "seed": 1}})
-        assert answer.status_code == 200 and answer.get_json()["recorded"][0]["metric"] == "accuracy"
-    api.post("/v1/metrics", json={"metrics": ["precision", "recall"], "predictions": [0, 1], "references": [0, 1],
-                                  "record": {"name": "nightly-intent"}})
-    history = api.get("/v1/evaluations?name=nightly-intent&metric=accuracy").get_json()["evaluations"]
-    assert [e["result"]["accuracy"] for e in history] == [1.0, 0.75]
-    assert history[0]["items"] == 4 and history[0]["labels"] == {"model": "v2"}
-    assert history[0]["confidence_intervals"]["accuracy"]["low"] <= 1.0
-    assert history[0]["content_hash"] != history[1]["content_hash"]
-    api.post("/v1/runs", json=run(["passed", "failed", "error"], run_id="p1"))
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(api.get("/metrics").get_data(as_text=True))
-               for s in family.samples}
-    assert samples[("aiqa_evaluation_value", (("key", "accuracy"), ("metric", "accuracy"),
-                                              ("name", "nightly-intent")))] == 1.0
-    target = (("suite", "checkout-bot"), ("target", "http http://bot/chat"))
-    assert samples[("aiqa_suite_pass_rate", target)] == 0.5
-    assert samples[("aiqa_suite_cases", (("outcome", "error"),) + target)] == 1
-
-
-def test_a_bad_record_is_422_and_scores_nothing(api):
-    answer = api.post("/v1/metrics/accuracy", json={"predictions": [0], "references": [0],
-                                                    "record": {"name": "x", "labels": {"n": 1}}})
-    assert answer.status_code == 422 and "record" in answer.get_json()["errors"]
-    assert api.get("/v1/evaluations").get_json()["evaluations"] == []
-
-
 def test_a_retry_with_other_spacing_and_key_order_is_a_replay_not_a_conflict(api):
     import json
     body = run(["passed", "failed"], run_id="spaced", labels={"b": "2", "a": "1"}, started_at="2026-11-01T01:00:00+01:00")

@@ -34,6 +34,7 @@ def test_the_service_starts_ready_and_readyz_names_the_store(api):
     ("get", "/v1/runs/r1", None),
     ("get", "/v1/runs/r1/compare?baseline=latest", None),
     ("get", "/v1/evaluations", None),
+    ("get", "/v1/evaluations/e1", None),
     ("post", "/v1/metrics/accuracy", {"predictions": [0, 1], "references": [0, 1], "record": {"name": "n"}}),
 ])
 def test_requests_that_need_the_store_are_503_with_retry_after(api, method, path, body):
@@ -46,8 +47,10 @@ def test_requests_that_need_the_store_are_503_with_retry_after(api, method, path
 def test_scoring_without_a_record_still_works_and_metrics_are_exported(api):
     answer = api.post("/v1/metrics/accuracy", json={"predictions": [0, 1], "references": [0, 0]})
     assert answer.status_code == 200 and answer.get_json()["result"]["accuracy"] == 0.5
-    names = {f.name for f in text_string_to_metric_families(api.get("/metrics").get_data(as_text=True))}
-    assert "aiqa_requests" in names
+    families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").get_data(as_text=True))}
+    assert "aiqa_requests" in families
+    assert [s.value for s in families["aiqa_store_up"].samples] == [0]  # and no stale quality series:
+    assert not {"aiqa_suite_pass_rate", "aiqa_suite_cases", "aiqa_evaluation_value"} & set(families)
 
 
 def test_recording_resumes_once_the_database_is_back_without_a_restart(postgres_server, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import requests
 from . import __version__
 from .errors import ConnectionFailed, JobCancelled, JobFailed, NotReady, RequestTimedOut, from_response
 from .retry import RetryPolicy
-from .runs import Runs
+from .runs import Evaluations, Runs
 from .types import (Classification, Comparison, Counterfactual, Entities, Fairness, Generation, Health, ImageJob,
                     Images, MetricInfo, MetricResult, Models, Perplexity, QuestionAnswers, Readiness, Similarity)
 
@@ -25,6 +25,11 @@ JSON, PNG = {"Accept": "application/json"}, {"Accept": "image/png"}
 
 def _confidence(value):
     return {} if value is True else (value or None)
+
+
+def _record(record):
+    """record="name" or {"name": ..., "labels": {...}} -> the body's `record`."""
+    return {"name": record} if isinstance(record, str) else record
 
 
 def _body(**fields) -> dict:
@@ -44,6 +49,7 @@ class Client:
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
         self.runs = Runs(self)  # record, list, read, delete and compare suite runs
+        self.evaluations = Evaluations(self)  # the history of metric calls made with record=
 
     def __enter__(self):
         return self
@@ -168,11 +174,14 @@ class Client:
     def describe_metric(self, name: str) -> MetricInfo:
         return MetricInfo.from_json(self._get(f"/v1/metrics/{name}"))
 
-    def metric(self, name: str, predictions, references=None, *, params=None, confidence=None) -> MetricResult:
+    def metric(self, name: str, predictions, references=None, *, params=None, confidence=None,
+               record=None) -> MetricResult:
         """One metric, e.g. metric("f1", [0, 1, 1], [0, 1, 0]); confidence=True (or {level, resamples,
-        seed}) adds bootstrap intervals."""
+        seed}) adds bootstrap intervals; record="name" (or {name, labels}) keeps it in the service's
+        history (`evaluation_id`, Client.evaluations)."""
         return MetricResult.from_json(self._post(f"/v1/metrics/{name}", _body(
-            predictions=predictions, references=references, params=params, confidence=_confidence(confidence))))
+            predictions=predictions, references=references, params=params, confidence=_confidence(confidence),
+            record=_record(record))))
 
     def metric_table(self, name: str, table: str | bytes, **query) -> MetricResult:
         """A metric on a text/csv table (seqeval: token, reference and prediction columns)."""
@@ -181,24 +190,25 @@ class Client:
                                 headers={"Content-Type": "text/csv"})
         return MetricResult.from_json(response.json())
 
-    def metrics(self, names: list, predictions, references=None, *, confidence=None) -> list[MetricResult]:
+    def metrics(self, names: list, predictions, references=None, *, confidence=None, record=None) -> list[MetricResult]:
         """Several metrics on the same predictions in one call; each a name or {"name", "params"}."""
         body = self._post("/v1/metrics", _body(metrics=names, predictions=predictions, references=references,
-                                               confidence=_confidence(confidence)))
+                                               confidence=_confidence(confidence), record=_record(record)))
         return [MetricResult.from_json(r) for r in body["results"]]
 
     def compare(self, metric: str, predictions_a, predictions_b, references=None, *, params=None, key=None,
-                level=None, resamples=None, seed=None) -> Comparison:
+                level=None, resamples=None, seed=None, record=None) -> Comparison:
         """Two systems on the same references: the metric for each, b - a, and a paired bootstrap test."""
         return Comparison.from_json(self._post("/v1/metrics/compare", _body(
             metric=metric, predictions_a=predictions_a, predictions_b=predictions_b, references=references,
-            params=params, key=key, level=level, resamples=resamples, seed=seed)))
+            params=params, key=key, level=level, resamples=resamples, seed=seed, record=_record(record))))
 
-    def fairness(self, predictions, references, groups, *, metric=None, params=None, pos_label=None) -> Fairness:
+    def fairness(self, predictions, references, groups, *, metric=None, params=None, pos_label=None,
+                 record=None) -> Fairness:
         """A label metric per group (groups[i] names item i's group) and the gaps between groups."""
         return Fairness.from_json(self._post("/v1/metrics/fairness", _body(
             predictions=predictions, references=references, groups=groups, metric=metric, params=params,
-            pos_label=pos_label)))
+            pos_label=pos_label, record=_record(record))))
 
     # -- bias ------------------------------------------------------------------------------------
     def counterfactual(self, inputs, *, swaps="gender", model=None, label=None, candidate_labels=None,

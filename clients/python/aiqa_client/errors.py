@@ -91,6 +91,10 @@ class RunNotFound(NotFound):
     """404: no run with that id (never recorded, deleted, or past the retention), or no baseline run."""
 
 
+class EvaluationNotFound(NotFound):
+    """404: no recorded evaluation with that id."""
+
+
 class NotAcceptable(APIError):
     """406: the Accept header asks for a form this answer cannot take (e.g. one PNG of several)."""
 
@@ -169,7 +173,7 @@ BY_SLUG = {
     "model-unavailable": ModelUnavailable, "not-ready": NotReady, "timeout": Timeout,
     "internal-error": ServerError, "job-not-found": JobNotFound, "not-acceptable": NotAcceptable,
     "job-not-finished": JobNotFinished, "rate-limited": RateLimited, "run-not-found": RunNotFound,
-    "conflict": RunConflict, "store-unavailable": StoreUnavailable,
+    "conflict": RunConflict, "store-unavailable": StoreUnavailable, "evaluation-not-found": EvaluationNotFound,
 }
 BY_STATUS = {
     400: MalformedRequest, 401: Unauthorized, 404: NotFound, 405: MethodNotAllowed, 406: NotAcceptable,

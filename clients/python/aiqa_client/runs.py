@@ -1,4 +1,5 @@
-"""Client.runs: record suite runs, list them page by page, read, delete and compare them.
+"""Client.runs: record suite runs, list them page by page, read, delete and compare them; and
+Client.evaluations: the history of metric calls made with record=.
 
     with Client(url) as aiqa:
         run = aiqa.runs.create(report, id="nightly-42", labels={"branch": "main"})
@@ -115,3 +116,49 @@ class Runs:
             ("baseline", baseline), ("label", _label_filter(label)), ("alpha", alpha), ("resamples", resamples),
             ("seed", seed), ("unchanged", "true" if unchanged else None)) if value is not None}
         return RunComparison.from_json(self.client.request("GET", f"/v1/runs/{run_id}/compare", params=params).json())
+
+
+@dataclass
+class Evaluation(Answer):
+    """A recorded metric evaluation: its values, parameters, intervals, size and inputs' hash."""
+    id: str
+    name: str
+    metric: str
+    kind: str
+    result: dict
+    params: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+    recorded_at: str | None = None
+    items: int | None = None
+    content_hash: str | None = None
+    confidence_intervals: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Evaluations:
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, evaluation_id: str) -> Evaluation:
+        return Evaluation.from_json(self.client._get(f"/v1/evaluations/{evaluation_id}"))
+
+    def page(self, *, name=None, metric=None, kind=None, label=None, since=None, until=None, limit=None,
+             cursor=None) -> tuple[list[Evaluation], str | None]:
+        """One page, newest first, and the cursor of the next (None on the last)."""
+        params = {key: value for key, value in (
+            ("name", name), ("metric", metric), ("kind", kind), ("label", _label_filter(label)),
+            ("since", _moment(since)), ("until", _moment(until)), ("limit", limit), ("cursor", cursor))
+            if value is not None}
+        body = self.client.request("GET", "/v1/evaluations", params=params).json()
+        return [Evaluation.from_json(item) for item in body["evaluations"]], body["next"]
+
+    def list(self, *, name=None, metric=None, kind=None, label=None, since=None, until=None,
+             page_size=None) -> Iterator[Evaluation]:
+        """Every evaluation that matches, newest first (a trend line read backwards), page by page."""
+        cursor = None
+        while True:
+            found, cursor = self.page(name=name, metric=metric, kind=kind, label=label, since=since, until=until,
+                                      limit=page_size, cursor=cursor)
+            yield from found
+            if cursor is None:
+                return

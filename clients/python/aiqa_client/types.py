@@ -173,6 +173,7 @@ class MetricResult(Answer):
     revision: str | None = None
     confidence: dict | None = None
     confidence_intervals: dict | None = None
+    evaluation_id: str | None = None  # with record=: Client.evaluations.get(evaluation_id)
     extra: dict = field(default_factory=dict)
 
     def value(self, key: str | None = None) -> float:
@@ -189,6 +190,7 @@ class Comparison(Answer):
     a: float
     b: float
     params: dict = field(default_factory=dict)
+    evaluation_id: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -201,6 +203,7 @@ class Fairness(Answer):
     equal_opportunity_difference: float | None = None
     params: dict = field(default_factory=dict)
     pos_label: Any = None
+    evaluation_id: str | None = None
     extra: dict = field(default_factory=dict)
 
 

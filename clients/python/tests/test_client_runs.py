@@ -77,3 +77,22 @@ def test_errors_are_typed(client):
         client.runs.get("taken")
     with pytest.raises(errors.RunNotFound):
         client.runs.delete("taken")
+
+
+def test_recorded_metric_calls_and_their_history(client):
+    name = "client-history"
+    first = client.metric("accuracy", [0, 1, 1, 0], [0, 1, 0, 0], record={"name": name, "labels": {"model": "v1"}})
+    second = client.metric("accuracy", [0, 1, 0, 0], [0, 1, 0, 0], record=name)
+    plain = client.metric("accuracy", [0, 1, 0, 0], [0, 1, 0, 0])
+    assert plain.evaluation_id is None and second.result == plain.result and first.evaluation_id
+    assert [e.id for e in client.evaluations.list(name=name, page_size=1)] == [second.evaluation_id,
+                                                                              first.evaluation_id]
+    assert [e.id for e in client.evaluations.list(name=name, label={"model": "v1"})] == [first.evaluation_id]
+    stored = client.evaluations.get(first.evaluation_id)
+    assert stored.result == {"accuracy": 0.75} and stored.items == 4 and stored.labels == {"model": "v1"}
+    results = client.metrics(["precision", "recall"], [0, 1], [0, 1], record=name)
+    assert all(r.evaluation_id for r in results)
+    fairness = client.fairness([1, 0, 1, 0], [1, 0, 0, 0], ["a", "a", "b", "b"], record=name)
+    assert client.evaluations.get(fairness.evaluation_id).kind == "fairness"
+    with pytest.raises(errors.EvaluationNotFound):
+        client.evaluations.get("nope")
