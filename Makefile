@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install postgres run test test-fast soak tiny-models bench gpu-check clean
+.PHONY: install postgres promtool run test test-fast soak tiny-models bench gpu-check clean
 
 install: $(STAMP)
 
@@ -50,7 +50,20 @@ postgres:
 		exit 1; \
 	fi
 
-test: install postgres $(NEWMAN)
+# promtool (Debian's prometheus package) lints the /metrics exposition in the tests where it can be
+# installed; elsewhere prometheus_client's parser alone checks it.
+promtool:
+	@if command -v promtool >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing promtool (the prometheus package) with apt-get"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) \
+			|| echo "promtool could not be installed: the exposition is checked by prometheus_client's parser only"; \
+	else \
+		echo "promtool not found: the exposition is checked by prometheus_client's parser only"; \
+	fi
+
+test: install postgres promtool $(NEWMAN)
 	$(PY) -m pytest
 
 test-fast: install postgres

@@ -49,7 +49,7 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record):
         entry = {
-            "ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
+            "ts": round(record.created, 3), "level": record.levelname, "logger": record.name, "pid": record.process,
             "message": record.getMessage(),
         }
         entry.update(getattr(record, "fields", {}))

@@ -2,8 +2,11 @@
 their retries store every run once; a worker killed mid-stream loses no run it acknowledged."""
 import datetime
 import itertools
+import json
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -146,5 +149,46 @@ def test_with_the_database_down_the_server_starts_scores_and_answers_runs_503(tm
         scored = requests.post(server.url + "/v1/metrics/accuracy", timeout=30,
                                json={"predictions": [0, 1, 1, 0, 1], "references": [0, 1, 0, 0, 1]})
         assert scored.status_code == 200 and scored.json()["result"]["accuracy"] == 0.8
+        metrics = quality(requests.get(server.url + "/metrics", timeout=30).text)
+        assert metrics == {("aiqa_store_up", ()): 0.0}  # up 0, and no stale quality series
     finally:
         server.stop()
+
+
+def scrape_pids(server) -> set:
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    return {line["pid"] for line in lines if line.get("path") == "/metrics"}
+
+
+def quality(text: str) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name.startswith(("aiqa_suite", "aiqa_evaluation", "aiqa_store"))}
+
+
+def test_every_worker_scrapes_the_same_quality_values_as_the_store_holds(server):
+    body = run_body("q1", BASE, 8)
+    assert requests.post(server.url + "/v1/runs", json=body, timeout=30).status_code == 201
+    recorded = requests.post(server.url + "/v1/metrics/f1", timeout=30, json={
+        "predictions": [0, 1, 1, 0, 1], "references": [0, 1, 0, 0, 1], "record": {"name": "nightly"}}).json()
+    texts = []
+
+    def scraped_by_both_workers():  # fresh connections; the access log names the worker of each
+        texts.append(requests.get(server.url + "/metrics", timeout=30, headers={"Connection": "close"}).text)
+        return len(scrape_pids(server)) == 2
+
+    wait_until(scraped_by_both_workers, 60, "every scrape went to the same worker")
+    scrapes = [quality(text) for text in texts]
+    assert all(scrape == scrapes[0] for scrape in scrapes)
+    counts = expected_counts(8)
+    target = (("suite", "concurrency"), ("target", "http http://bot/chat"))
+    assert scrapes[0][("aiqa_suite_pass_rate", target)] == counts["passed"] / (counts["passed"] + counts["failed"])
+    assert scrapes[0][("aiqa_suite_cases", (("outcome", "error"),) + target)] == counts["errors"]
+    assert scrapes[0][("aiqa_evaluation_value", (("key", "f1"), ("metric", "f1"), ("name", "nightly")))] == \
+        recorded["result"]["f1"]
+    assert scrapes[0][("aiqa_store_up", ())] == 1
+    promtool = shutil.which("promtool")
+    if promtool:  # Debian's prometheus package; `make test` installs it where apt-get can
+        checked = subprocess.run([promtool, "check", "metrics"], input=texts[-1], capture_output=True, text=True,
+                                 timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -63,3 +63,18 @@ def test_processes_starting_together_migrate_once_and_all_find_head(database_url
     engine = make_engine(database_url)
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_evaluations_recorded_before_the_label_rows_keep_their_labels(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine, "0002_evaluations")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO evaluations (id, name, metric, kind, labels, params, result, items, content_hash,"
+            " recorded_at) VALUES ('e1', 'nightly', 'f1', 'metric', '{\"model\": \"v2\", \"data\": \"dev\"}', '{}',"
+            " '{\"f1\": 0.5}', 4, 'h', '2026-01-01 00:00:00')"))
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT key, value FROM evaluation_labels ORDER BY key")).all()
+    assert rows == [("data", "dev"), ("model", "v2")]
+    engine.dispose()
