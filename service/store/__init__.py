@@ -72,24 +72,28 @@ class Store:
         return self.error
 
     @contextlib.contextmanager
-    def session(self, reopen: bool = True):
-        """One transaction: committed when the block ends, rolled back when it raises."""
+    def session(self, reopen: bool = True, orm: bool = True):
+        """One transaction: committed when the block ends, rolled back when it raises. orm=False gives
+        a Connection instead of a Session, for writes that need no ORM (a tenth of a millisecond less)."""
         if reopen:
             self._reopen()
         if self._sessions is None:
             raise StoreUnavailable(f"the evaluation store is unavailable: {self.error}",
                                    headers={"Retry-After": str(int(RETRY_S))})
         try:
-            with self._sessions.begin() as session:
+            with (self._sessions.begin() if orm else self.engine.begin()) as session:
                 yield session
         except OperationalError as exc:  # the database went away, or stayed locked past the busy timeout
             raise StoreUnavailable(f"the evaluation store did not answer: {str(exc.orig).splitlines()[0]}",
                                    headers={"Retry-After": "1"}) from None
 
     def check(self) -> None:
-        """Raise StoreUnavailable now, before work is done for a request that must be recorded."""
-        with self.session():
-            pass
+        """Raise StoreUnavailable now, before work is done for a request that must be recorded, when
+        the store is known to be down (a database that goes away meanwhile is found when writing)."""
+        self._reopen()
+        if self._sessions is None:
+            raise StoreUnavailable(f"the evaluation store is unavailable: {self.error}",
+                                   headers={"Retry-After": str(int(RETRY_S))})
 
     # -- runs ------------------------------------------------------------------------------------
     def record_run(self, run: dict, idempotency_key: str | None = None) -> tuple[dict, bool]:
@@ -149,8 +153,8 @@ class Store:
 
     # -- evaluations ---------------------------------------------------------------------------
     def record_evaluation(self, evaluation: dict) -> dict:
-        with self.session() as session:
-            return evaluations.insert(session, evaluation)
+        with self.session(orm=False) as connection:
+            return evaluations.insert(connection, evaluation)
 
     def get_evaluation(self, evaluation_id: str) -> dict:
         with self.session() as session:

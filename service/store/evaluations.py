@@ -1,5 +1,6 @@
 """Recorded metric evaluations in SQL: insert, history by name and metric newest first, newest values."""
 import uuid
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
@@ -9,14 +10,16 @@ from ..errors import EvaluationNotFound
 from .tables import Evaluation, EvaluationLabel
 
 
+_INSERT = Evaluation.__table__.insert().returning(Evaluation.seq)  # compiled once
+
+
 def insert(session, evaluation: dict) -> dict:
-    row = Evaluation(id=uuid.uuid4().hex, recorded_at=now(), **evaluation)
-    session.add(row)
-    session.flush()
+    values = {"id": uuid.uuid4().hex, "recorded_at": now(), **evaluation}
+    seq = session.execute(_INSERT, values).scalar_one()
     if evaluation["labels"]:
         session.execute(EvaluationLabel.__table__.insert(), [
-            {"evaluation_seq": row.seq, "key": key, "value": value} for key, value in evaluation["labels"].items()])
-    return render(row)
+            {"evaluation_seq": seq, "key": key, "value": value} for key, value in evaluation["labels"].items()])
+    return render(SimpleNamespace(seq=seq, **values))
 
 
 def get(session, evaluation_id: str) -> dict:

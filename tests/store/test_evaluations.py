@@ -128,3 +128,12 @@ def slow_store(app, engine):
         app.config["QUALITY_TIMEOUT_S"] = 0.0
         yield
     app.config["QUALITY_TIMEOUT_S"] = 2.0
+
+
+def test_suite_names_and_targets_of_any_text_come_back_from_the_exposition_as_sent(api):
+    suite = 'quote " back\\slash\nnew line ü'
+    api.post("/v1/runs", json=run(["passed", "failed"], suite=suite, url='http://bot/"x"\\y'))
+    found = samples(api)
+    target = (("suite", suite), ("target", 'http http://bot/"x"\\y'))
+    assert found[("aiqa_suite_pass_rate", target)] == 0.5
+    assert found[("aiqa_suite_cases", (("outcome", "failed"),) + target)] == 1
