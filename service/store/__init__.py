@@ -48,6 +48,8 @@ class Store:
             engine = make_engine(self.url)
             upgrade(engine)
         except (DBAPIError, OSError) as exc:
+            if "engine" in locals():
+                engine.dispose()
             self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
             log.error("store unavailable", extra={"fields": {"database": _safe(self.url), "error": self.error}})
             return False
@@ -55,20 +57,28 @@ class Store:
         log.info("store ready", extra={"fields": {"database": _safe(self.url)}})
         return True
 
-    def _reopen(self) -> None:
-        """Try to open a store that could not be opened, at most once per RETRY_S, one caller at a time."""
+    def _reopen(self, wait: bool = True) -> None:
+        """Try to open a store that could not be opened, at most once per RETRY_S, one caller at a time;
+        wait=False tries in a thread of its own and returns at once."""
         if self._sessions is not None or time.monotonic() - self._last_attempt < RETRY_S:
             return
         if self._opening.acquire(blocking=False):
-            try:
-                if self._sessions is None:
-                    self.open()
-            finally:
-                self._opening.release()
+            if wait:
+                self._open_and_release()
+            else:
+                threading.Thread(target=self._open_and_release, name="aiqa-store-opener", daemon=True).start()
+
+    def _open_and_release(self) -> None:
+        try:
+            if self._sessions is None:
+                self.open()
+        finally:
+            self._opening.release()
 
     def readiness(self) -> str | None:
-        """None when the store can be used, else why not."""
-        self._reopen()
+        """None when the store can be used, else why not. Never waits on a connect timeout: a
+        readiness probe has a short one of its own."""
+        self._reopen(wait=False)
         return self.error
 
     @contextlib.contextmanager
