@@ -2,7 +2,8 @@
 
 The body is checked by hand rather than by a marshmallow schema: a run carries hundreds of cases
 with their attempts, and a schema's per-field machinery costs more than storing them (bench/
-bench_store.py). Every error still names its field, as `cases[3].status`.
+bench_records.py); a well-formed case is checked without building a field name per field. Every
+error still names its field, as `cases[3].status`.
 """
 import hashlib
 import json
