@@ -11,9 +11,7 @@ mean per-request time, with the spread (min-max of the rounds) beside it.
     .venv/bin/python bench/bench_evaluations.py [--rounds 9] [--requests 20] [--suites 1000]
 """
 import argparse
-import datetime
 import json
-import os
 import random
 import statistics
 import sys
@@ -23,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_records import Caller, interleaved, ratio, run_body, start_server, summary  # noqa: E402
+from bench_records import (BASE, Caller, interleaved, ratio, run_body, start_server, summary,  # noqa: E402
+                           write_runs)
 
 
 def f1_bodies(items: int) -> tuple[bytes, bytes]:
@@ -56,21 +55,9 @@ def recording(tmp: Path, rounds: int, per_round: int, items: int) -> float:
 
 
 def populate(url: str, suites: int) -> None:
-    from sqlalchemy.orm import Session
-
-    from service import runs as run_reading
-    from service.config import DEFAULTS
-    from service.store import runs as run_rows
-    from service.store.database import make_engine, upgrade
-    engine = make_engine(url)
-    upgrade(engine)
-    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    with Session(engine) as session:
-        for number in range(suites):
-            body = run_body(f"suite-run-{number:05d}", 5, suite=f"suite-{number:05d}", moment=moment)
-            run_rows.insert(session, run_reading.read_run(body, DEFAULTS), None)
-        session.commit()
-    engine.dispose()
+    """One run of 5 cases for each of `suites` suites."""
+    write_runs(url, (run_body(f"suite-run-{number:05d}", 5, suite=f"suite-{number:05d}", moment=BASE)
+                     for number in range(suites)))
 
 
 def scraping(tmp: Path, rounds: int, per_round: int, suites: int) -> float:

@@ -148,34 +148,42 @@ def recording(backend: str, url: str, tmp: Path, rounds: int, per_round: int) ->
     return result
 
 
-def populate(url: str, runs: int) -> None:
-    """`runs` runs of 5 cases over SUITES suites (or all in suite-07 when there are fewer runs than
-    suites), written through the store's own insert."""
+def write_runs(url: str, bodies) -> None:
+    """Migrate the database at `url` and write the runs `bodies` through the store's own reading and
+    insert, committing every 500."""
+    from sqlalchemy.orm import Session
+
     from service import runs as run_reading
     from service.config import DEFAULTS
     from service.store import runs as run_rows
     from service.store.database import make_engine, upgrade
-    from sqlalchemy.orm import Session
     engine = make_engine(url)
     upgrade(engine)
-    config = {"MAX_RUN_CASES": 10_000, **DEFAULTS}
     with Session(engine) as session:
-        for number in range(runs):
-            moment = BASE + datetime.timedelta(minutes=number)
-            suite = f"suite-{number % SUITES:02d}" if runs >= SUITES else "suite-07"
-            body = run_body(f"pop-{number:07d}", 5, suite=suite, moment=moment)
-            run_rows.insert(session, run_reading.read_run(body, config), None)
+        for number, body in enumerate(bodies):
+            run_rows.insert(session, run_reading.read_run(body, DEFAULTS), None)
             if number % 500 == 499:
                 session.commit()
+        session.commit()
+    engine.dispose()
+
+
+def populate(url: str, runs: int) -> None:
+    """`runs` runs of 5 cases over SUITES suites (or all in suite-07 when there are fewer runs than
+    suites), and the two 200-case runs that are compared."""
+    def bodies():
+        for number in range(runs):
+            suite = f"suite-{number % SUITES:02d}" if runs >= SUITES else "suite-07"
+            yield run_body(f"pop-{number:07d}", 5, suite=suite, moment=BASE + datetime.timedelta(minutes=number))
         # Two 200-case runs of one more suite, the second with a case in 8 failing: the pair compared.
         for number, moment in enumerate((BASE - datetime.timedelta(days=2), BASE - datetime.timedelta(days=1))):
             body = run_body(f"cmp-{number}", 200, suite="compare", moment=moment)
             if number:
                 for case in body["cases"][::8]:
                     case["status"], case["attempts"][0]["passed"] = "failed", False
-            run_rows.insert(session, run_reading.read_run(body, config), None)
-        session.commit()
-    engine.dispose()
+            yield body
+
+    write_runs(url, bodies())
 
 
 def listing(backend: str, urls: dict, tmp: Path, rounds: int, per_round: int) -> float:

@@ -9,11 +9,12 @@ import hashlib
 import json
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime
 
-from aiqa_client.comparison import ALPHA, RESAMPLES, compare_runs
+from aiqa_client.comparison import compare_runs, target_key
 
 from .errors import PayloadTooLarge, ValidationFailed
+from .store.pages import as_stored, now
 
 OUTCOMES = ("passed", "failed", "error")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -54,7 +55,7 @@ def _moment(errors, data, key):
     if moment is None or moment.tzinfo is None:
         errors.add(key, "Must be an ISO 8601 date-time with a time zone, e.g. 2026-12-02T10:00:00Z.")
         return None
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return as_stored(moment)
 
 
 def check_labels(errors, labels, where="labels") -> dict:
@@ -199,15 +200,9 @@ def read_run(body: dict, config, case_texts: list[str] | None = None) -> dict:
     digest = hashlib.sha256(canonical({key: value for key, value in body.items() if key != "cases"}).encode())
     digest.update("\x1e".join(case_texts).encode())
     return {"id": run_id, "suite": suite, "target": target, "target_key": target_key(target), "labels": labels,
-            "cases": cases, "case_texts": case_texts, "counts": counts, "started_at": started or _now(),
+            "cases": cases, "case_texts": case_texts, "counts": counts, "started_at": started or now(),
             "started_at_sent": started is not None, "finished_at": finished,
             "report": {key: body[key] for key in REPORT_FIELDS & set(body)}, "content_hash": digest.hexdigest()}
-
-
-def target_key(target: dict) -> str:
-    """How a target is named in filters, baselines and Prometheus labels: its type and url (and model)."""
-    key = f"{target['type']} {target['url']}"
-    return f"{key} ({target['model']})" if target.get("model") else key
 
 
 def canonical(data) -> str:
@@ -219,13 +214,8 @@ def content_hash(data) -> str:
     return hashlib.sha256(canonical(data).encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def compare(store, run_id: str, query: dict) -> dict:
     """A run against its baseline (a run id or `latest`): flips, McNemar, paired intervals, verdict."""
     current, baseline = store.run_and_baseline(run_id, query["baseline"], query.get("labels", {}))
-    return compare_runs(current, baseline, alpha=query.get("alpha", ALPHA),
-                        resamples=query.get("resamples", RESAMPLES), seed=query.get("seed", 0),
-                        unchanged=query.get("unchanged", False))
+    return compare_runs(current, baseline, alpha=query["alpha"], resamples=query["resamples"], seed=query["seed"],
+                        unchanged=query["unchanged"])

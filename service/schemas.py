@@ -6,7 +6,10 @@ MAX_ITEMS raises PayloadTooLarge (413) so callers know to split the request rath
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from aiqa_client import comparison
+
 from .errors import PayloadTooLarge
+from .store import pages
 
 
 def _limit(name: str) -> int:
@@ -307,15 +310,14 @@ class QuerySchema(Schema):
 
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=pages.MAX_LIMIT))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
 
     @post_load
     def to_utc(self, data, **kwargs):
-        import datetime
         for key in ("since", "until"):
             if key in data:
-                data[key] = data[key].astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                data[key] = pages.as_stored(data[key])
         return data
 
 
@@ -335,9 +337,9 @@ class CompareQuery(Schema):
         unknown = RAISE
 
     baseline = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    alpha = fields.Float(load_default=0.05, allow_nan=False,
+    alpha = fields.Float(load_default=comparison.ALPHA, allow_nan=False,
                          validate=validate.Range(min=0, max=0.5, min_inclusive=False))
-    resamples = fields.Integer(load_default=2000, validate=validate.Range(min=100, max=10_000))
+    resamples = fields.Integer(load_default=comparison.RESAMPLES, validate=validate.Range(min=100, max=10_000))
     seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**32 - 1))
     # "true" or "false" only: a 0 or 1 in a query string is not read as a truth value
     unchanged = fields.Boolean(load_default=False, truthy={"true"}, falsy={"false"})

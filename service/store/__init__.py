@@ -85,11 +85,7 @@ class Store:
     def session(self, reopen: bool = True, orm: bool = True):
         """One transaction: committed when the block ends, rolled back when it raises. orm=False gives
         a Connection instead of a Session, for writes that need no ORM (a tenth of a millisecond less)."""
-        if reopen:
-            self._reopen()
-        if self._sessions is None:
-            raise StoreUnavailable(f"the evaluation store is unavailable: {self.error}",
-                                   headers={"Retry-After": str(int(RETRY_S))})
+        self.check(reopen)
         try:
             with (self._sessions.begin() if orm else self.engine.begin()) as session:
                 yield session
@@ -97,10 +93,12 @@ class Store:
             raise StoreUnavailable(f"the evaluation store did not answer: {str(exc.orig).splitlines()[0]}",
                                    headers={"Retry-After": "1"}) from None
 
-    def check(self) -> None:
-        """Raise StoreUnavailable now, before work is done for a request that must be recorded, when
-        the store is known to be down (a database that goes away meanwhile is found when writing)."""
-        self._reopen()
+    def check(self, reopen: bool = True) -> None:
+        """Raise StoreUnavailable when the store is known to be down: before a transaction, and before
+        work is done for a request that must be recorded (a database that goes away meanwhile is found
+        when writing)."""
+        if reopen:
+            self._reopen()
         if self._sessions is None:
             raise StoreUnavailable(f"the evaluation store is unavailable: {self.error}",
                                    headers={"Retry-After": str(int(RETRY_S))})

@@ -4,9 +4,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
-from . import pages
-from .runs import now
 from ..errors import EvaluationNotFound
+from . import pages
+from .pages import now
 from .tables import Evaluation, EvaluationLabel
 
 
@@ -35,13 +35,7 @@ def page(session, query: dict) -> dict:
     for field in ("name", "metric", "kind"):
         if query.get(field):
             statement = statement.where(getattr(Evaluation, field) == query[field])
-    for key, value in query.get("labels", {}).items():
-        statement = statement.where(Evaluation.seq.in_(select(EvaluationLabel.evaluation_seq).where(
-            EvaluationLabel.key == key, EvaluationLabel.value == value)))
-    if query.get("since"):
-        statement = statement.where(Evaluation.recorded_at >= query["since"])
-    if query.get("until"):
-        statement = statement.where(Evaluation.recorded_at < query["until"])
+    statement = pages.narrowed(statement, query, Evaluation.recorded_at, Evaluation.seq, EvaluationLabel.evaluation_seq)
     limit = query["limit"]
     statement = pages.newest_first(statement, Evaluation.recorded_at, Evaluation.seq, query.get("cursor"), limit)
     listed, following = pages.page(list(session.scalars(statement)), limit, lambda r: r.recorded_at, render)

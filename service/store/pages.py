@@ -1,13 +1,37 @@
-"""Keyset pagination shared by runs and evaluations: newest first, an opaque cursor, no OFFSET scans."""
+"""What lists of runs and of evaluations share: times kept as naive UTC, the filters by label and
+time, and keyset pagination (newest first, an opaque cursor, no OFFSET scans)."""
 import base64
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, select
 
 from ..errors import ValidationFailed
 
-MAX_LIMIT = 200
+MAX_LIMIT = 200  # the most items one page holds (the list query schemas' `limit`)
+
+
+def as_stored(moment: datetime) -> datetime:
+    """An aware time as the store keeps it: naive UTC."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def now() -> datetime:
+    return as_stored(datetime.now(timezone.utc))
+
+
+def narrowed(statement, query: dict, time_column, seq_column, label_seq_column):
+    """`statement` kept to the rows with every label of query["labels"] (key:value rows in the table of
+    `label_seq_column`, an indexed join) and a time in [since, until)."""
+    labels = label_seq_column.table.c
+    for key, value in query.get("labels", {}).items():
+        statement = statement.where(seq_column.in_(select(label_seq_column).where(labels.key == key,
+                                                                                 labels.value == value)))
+    if query.get("since"):
+        statement = statement.where(time_column >= query["since"])
+    if query.get("until"):
+        statement = statement.where(time_column < query["until"])
+    return statement
 
 
 def encode(moment: datetime, seq: int) -> str:

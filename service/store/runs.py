@@ -1,23 +1,20 @@
 """Runs in SQL: insert (once), read, list by filters newest first, delete, prune, find a baseline."""
 import uuid
+from datetime import datetime, timedelta
 from types import SimpleNamespace
-from datetime import datetime, timedelta, timezone
 
 from aiqa_client.comparison import wilson_interval
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import Conflict, RunNotFound, ValidationFailed
 from . import pages
+from .pages import now
 from .tables import Run, RunCase, RunLabel
 
 
 class Duplicate(Exception):
     """Another transaction stored a run with this id or idempotency key first."""
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def insert(session, run: dict, idempotency_key: str | None) -> dict:
@@ -118,14 +115,7 @@ def _filtered(query: dict):
     for field in ("suite", "target"):
         if query.get(field):
             statement = statement.where(getattr(Run, field) == query[field])
-    for key, value in query.get("labels", {}).items():
-        statement = statement.where(Run.seq.in_(select(RunLabel.run_seq).where(RunLabel.key == key,
-                                                                              RunLabel.value == value)))
-    if query.get("since"):
-        statement = statement.where(Run.started_at >= query["since"])
-    if query.get("until"):
-        statement = statement.where(Run.started_at < query["until"])
-    return statement
+    return pages.narrowed(statement, query, Run.started_at, Run.seq, RunLabel.run_seq)
 
 
 def page(session, query: dict) -> dict:
@@ -167,9 +157,10 @@ def prune(session, suite: str, target: str, days: int = 0, per_suite: int = 0) -
     if per_suite:
         doomed += session.scalars(select(Run).where(Run.suite == suite, Run.target == target)
                                   .order_by(Run.started_at.desc(), Run.seq.desc()).offset(per_suite))
-    for row in {row.seq: row for row in doomed}.values():
+    doomed = {row.seq: row for row in doomed}  # a run can be both too old and beyond the count
+    for row in doomed.values():
         delete_row(session, row)
-    return len({row.seq for row in doomed})
+    return len(doomed)
 
 
 def prune_all(session, days: int = 0, per_suite: int = 0) -> int:

@@ -2,7 +2,6 @@
 import datetime
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from runs_data import run
 

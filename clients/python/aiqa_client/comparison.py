@@ -29,6 +29,14 @@ REGRESSED, IMPROVED, NO_CHANGE, TOO_FEW = "regressed", "improved", "no significa
 ALPHA, LEVEL, RESAMPLES = 0.05, 0.95, 2000
 
 
+def target_key(target: dict) -> str:
+    """How a run's target is named in filters, baselines and Prometheus labels: its type and url (and
+    model). The service keys stored runs by it and the runner looks up `latest` with it, so it is here,
+    in the one module both use."""
+    key = f"{target['type']} {target['url']}"
+    return f"{key} ({target['model']})" if target.get("model") else key
+
+
 def wilson_interval(successes: int, trials: int, level: float = LEVEL) -> list[float] | None:
     """Wilson's score interval for a proportion; None for no trials. Unlike the normal
     approximation it stays inside [0, 1] and is honest at 0/n and n/n."""

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..client import Client
-from ..comparison import REGRESSED, TOO_FEW, compare_runs
+from ..comparison import REGRESSED, TOO_FEW, compare_runs, target_key
 from ..errors import AiqaError, ConnectionFailed, RunNotFound
 
 FAIL_ON = ("threshold", "regression", "both")
@@ -50,12 +50,6 @@ def ci_labels(env=os.environ) -> dict:
     if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY") and env.get("GITHUB_RUN_ID"):
         labels["ci_run_url"] = f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
     return labels
-
-
-def target_key(target: dict) -> str:
-    """The service's name for a target (service/runs.py target_key)."""
-    key = f"{target['type']} {target['url']}"
-    return f"{key} ({target['model']})" if target.get("model") else key
 
 
 @dataclass
