@@ -151,20 +151,18 @@ def recording(backend: str, url: str, tmp: Path, rounds: int, per_round: int) ->
 def write_runs(url: str, bodies) -> None:
     """Migrate the database at `url` and write the runs `bodies` through the store's own reading and
     insert, committing every 500."""
-    from sqlalchemy.orm import Session
-
     from service import runs as run_reading
     from service.config import DEFAULTS
     from service.store import runs as run_rows
     from service.store.database import make_engine, upgrade
     engine = make_engine(url)
     upgrade(engine)
-    with Session(engine) as session:
+    with engine.connect() as connection:
         for number, body in enumerate(bodies):
-            run_rows.insert(session, run_reading.read_run(body, DEFAULTS), None)
+            run_rows.insert(connection, run_reading.read_run(body, DEFAULTS), None)
             if number % 500 == 499:
-                session.commit()
-        session.commit()
+                connection.commit()
+        connection.commit()
     engine.dispose()
 
 

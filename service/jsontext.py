@@ -1,17 +1,15 @@
-"""Parse a JSON object and keep the source text of the items of one of its arrays.
+"""Parse a JSON object and keep the source text of one of its top-level values.
 
 A posted run's cases are stored one row each, as JSON text. Serializing them again after parsing
-costs more than parsing the whole body (bench/bench_records.py); the text they arrived in is
-already valid JSON for each case, so the store keeps that. The walk uses the json module's own
-scanner for every value, so what it accepts and what it builds are what json.loads accepts and
-builds; only the punctuation of the top-level object and of that one array is read here.
+costs more than parsing the whole body (bench/bench_records.py); the text the cases array arrived in
+is already valid JSON, so the store splits that into rows itself (store.runs.insert). The walk uses
+the json module's own scanner for every value, so what it accepts and what it builds are what
+json.loads accepts and builds; only the punctuation of the top-level object is read here.
 """
 import json
 from json.decoder import WHITESPACE
 
 _skip = WHITESPACE.match
-_SEPARATORS = (",", "]")
-_VALUE_STARTS = frozenset('{["-0123456789tfn')
 
 
 def _reject_constant(name):
@@ -40,36 +38,9 @@ def _punctuation(text: str, index: int, allowed: str) -> tuple[str, int]:
     return found, _skip(text, index + 1).end()
 
 
-def _array_with_texts(text: str, index: int) -> tuple[list, list[str], int]:
-    """The array starting at `index` ('['), the source text of each item, and the index after it."""
-    scan, skip = _scan, _skip  # locals: this loop runs once per case
-    items, texts = [], []
-    index = skip(text, index + 1).end()
-    if text[index:index + 1] == "]":
-        return items, texts, index + 1
-    while True:
-        try:
-            item, end = scan(text, index)
-        except StopIteration:
-            raise _Invalid(f"expecting a value at character {index}") from None
-        items.append(item)
-        texts.append(text[index:end])
-        found = text[end:end + 1]
-        if found not in _SEPARATORS:
-            end = skip(text, end).end()
-            found = text[end:end + 1]
-        if found == "]":
-            return items, texts, end + 1
-        if found != ",":
-            raise _Invalid(f"expecting ',' or ']' at character {end}")
-        index = end + 1
-        if text[index:index + 1] not in _VALUE_STARTS:
-            index = skip(text, index).end()
-
-
-def loads_keeping(text: str, key: str) -> tuple[object, list[str] | None]:
-    """json.loads(text), and the source text of each item of the top-level object's array `key`
-    (None when the body is not an object or `key` is not an array). ValueError when invalid."""
+def loads_keeping(text: str, key: str) -> tuple[object, str | None]:
+    """json.loads(text), and the source text of the top-level object's value `key` (None when the
+    body is not an object or has no `key`). ValueError when invalid."""
     index = _skip(text, 0).end()
     if text[index:index + 1] != "{":
         return json.loads(text, parse_constant=_reject_constant), None
@@ -79,8 +50,8 @@ def loads_keeping(text: str, key: str) -> tuple[object, list[str] | None]:
         raise ValueError(str(exc)) from None
 
 
-def _object(text: str, index: int, key: str) -> tuple[dict, list[str] | None]:
-    body, texts = {}, None
+def _object(text: str, index: int, key: str) -> tuple[dict, str | None]:
+    body, kept = {}, None
     index = _skip(text, index + 1).end()
     if text[index:index + 1] == "}":
         index += 1
@@ -89,17 +60,13 @@ def _object(text: str, index: int, key: str) -> tuple[dict, list[str] | None]:
             if text[index:index + 1] != '"':
                 raise _Invalid(f"expecting a property name in double quotes at character {index}")
             name, index = _value(text, index)
-            _, index = _punctuation(text, index, ":")
-            if name == key and text[index:index + 1] == "[":
-                value, texts, index = _array_with_texts(text, index)
-            else:
-                value, index = _value(text, index)
-                if name == key:
-                    texts = None  # a later duplicate key wins, as in json.loads
-            body[name] = value
+            _, start = _punctuation(text, index, ":")
+            body[name], index = _value(text, start)
+            if name == key:
+                kept = text[start:index]  # a later duplicate key wins, as in json.loads
             found, index = _punctuation(text, index, ",}")
             if found == "}":
                 break
     if _skip(text, index).end() != len(text):
         raise _Invalid(f"extra data at character {_skip(text, index).end()}")
-    return body, texts
+    return body, kept

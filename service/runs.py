@@ -31,7 +31,8 @@ class FieldErrors(dict):
         self.setdefault(field, []).append(message)
 
 
-def _text(errors, data, key, where, limit, *, required=True):
+def _text(errors, data, key, where, limit, *, required=True, column=True):
+    """A non-empty string of at most `limit` characters; `column`: one kept in a text column."""
     value = data.get(key)
     if value is None and not required and key not in data:
         return None
@@ -40,6 +41,8 @@ def _text(errors, data, key, where, limit, *, required=True):
         return None
     if len(value) > limit:
         errors.add(where, f"At most {limit} characters.")
+    elif column and not storable(value):
+        errors.add(where, UNSTORABLE)
     return value
 
 
@@ -71,19 +74,31 @@ def check_labels(errors, labels, where="labels") -> dict:
             errors.add(f"{where}.{key}", "Label names are 1-64 letters, digits, '_', '.' or '-'.")
         if not isinstance(value, str) or len(value) > MAX_LABEL_CHARS:
             errors.add(f"{where}.{key}", f"Must be a string of at most {MAX_LABEL_CHARS} characters.")
+        elif not storable(value):
+            errors.add(f"{where}.{key}", UNSTORABLE)
     return labels
+
+
+# A NUL character or half of a surrogate pair (valid JSON escapes: "\u0000", "\ud800") cannot be
+# kept in a text column: PostgreSQL refuses the first, neither back end can encode the second.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = "Must not hold a NUL character or an unpaired surrogate."
+
+
+def storable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
 
 
 def _case(errors, case, where, seen: set) -> None:
     if not isinstance(case, dict):
         errors.add(where, "Must be an object.")
         return
-    case_id = _text(errors, case, "id", f"{where}.id", 200)
+    case_id = _text(errors, case, "id", f"{where}.id", 200, column=False)  # kept in the case's JSON
     if case_id is not None:
         if case_id in seen:
             errors.add(f"{where}.id", f"Duplicate case id {case_id!r}: cases pair up by id.")
         seen.add(case_id)
-    _text(errors, case, "type", f"{where}.type", 50)
+    _text(errors, case, "type", f"{where}.type", 50, column=False)
     if case.get("status") not in OUTCOMES:
         errors.add(f"{where}.status", f"Must be one of: {', '.join(OUTCOMES)}.")
     attempts = case.get("attempts", [])
@@ -146,9 +161,9 @@ def _report_fields(errors, body: dict, counts: dict) -> None:
             errors.add(key, "Must be true or false.")
 
 
-def read_run(body: dict, config, case_texts: list[str] | None = None) -> dict:
+def read_run(body: dict, config, cases_text: str | None = None) -> dict:
     """Check a posted run; the run as the store takes it, or a 422 naming every bad field.
-    `case_texts`: the JSON text each case was sent as, kept as it is; else the cases are serialized."""
+    `cases_text`: the JSON text the cases array was sent as, kept as it is; else it is serialized."""
     errors = FieldErrors()
     for key in sorted(set(body) - RUN_FIELDS - REPORT_FIELDS):
         errors.add(key, "Unknown field.")
@@ -192,15 +207,15 @@ def read_run(body: dict, config, case_texts: list[str] | None = None) -> dict:
     if errors:
         raise ValidationFailed(f"invalid run: {', '.join(sorted(errors))}", errors=dict(errors))
     target = {"type": target["type"], "url": target["url"], "model": target.get("model")}
-    # The text each case arrived in is what the store keeps; it also makes the content hash. The same
-    # content sent with other spacing or key order hashes differently, and a retry is then recognised
-    # by comparing the content itself (store.runs.replay).
-    if case_texts is None or len(case_texts) != len(cases):
-        case_texts = [canonical(case) for case in cases]
+    # The text the cases arrived in is what the store splits into rows; it also makes the content hash.
+    # The same content sent with other spacing or key order hashes differently, and a retry is then
+    # recognised by comparing the content itself (store.runs.replay).
+    if cases_text is None:
+        cases_text = json.dumps(cases, separators=(",", ":"))
     digest = hashlib.sha256(canonical({key: value for key, value in body.items() if key != "cases"}).encode())
-    digest.update("\x1e".join(case_texts).encode())
+    digest.update(cases_text.encode())
     return {"id": run_id, "suite": suite, "target": target, "target_key": target_key(target), "labels": labels,
-            "cases": cases, "case_texts": case_texts, "counts": counts, "started_at": started or now(),
+            "cases": cases, "cases_text": cases_text, "counts": counts, "started_at": started or now(),
             "started_at_sent": started is not None, "finished_at": finished,
             "report": {key: body[key] for key in REPORT_FIELDS & set(body)}, "content_hash": digest.hexdigest()}
 

@@ -17,8 +17,8 @@ def read_json():
     return _read_json(lambda raw: (json.loads(raw, parse_constant=_reject_constant), None))[0]
 
 
-def read_json_keeping(key: str) -> tuple[dict, list[str] | None]:
-    """read_json(), and the text each item of the body's array `key` was sent as (jsontext)."""
+def read_json_keeping(key: str) -> tuple[dict, str | None]:
+    """read_json(), and the text the body's value `key` was sent as (jsontext)."""
     return _read_json(lambda raw: loads_keeping(raw.decode("utf-8"), key))
 
 

@@ -51,8 +51,8 @@ def idempotency_key() -> str | None:
 @bp.post("/runs")
 def record_run():
     """Record a suite run; a retry with the same id or Idempotency-Key answers the stored run."""
-    body, case_texts = read_json_keeping("cases")
-    run = runs.read_run(body, current_app.config, case_texts)
+    body, cases_text = read_json_keeping("cases")
+    run = runs.read_run(body, current_app.config, cases_text)
     stored, created = current_store().record_run(run, idempotency_key())
     response = jsonify(stored)
     response.status_code = 201 if created else 200

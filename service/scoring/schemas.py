@@ -43,10 +43,17 @@ class RecordLabels(fields.Field):
         return labels
 
 
+def _storable(value: str) -> None:
+    from ..runs import UNSTORABLE, storable
+    if not storable(value):
+        raise ValidationError(UNSTORABLE)
+
+
 class RecordSchema(StrictSchema):
     """`record: {name, labels}`: keep this evaluation in the store under `name` (GET /v1/evaluations)."""
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=200),
-                                                  validate.Regexp(r"^\S(.*\S)?$", error="No leading or trailing spaces.")])
+    name = fields.String(required=True, validate=[
+        validate.Length(min=1, max=200), validate.Regexp(r"^\S(.*\S)?$", error="No leading or trailing spaces."),
+        _storable])
     labels = RecordLabels(load_default=dict)
 
 

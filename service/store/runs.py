@@ -1,10 +1,11 @@
 """Runs in SQL: insert (once), read, list by filters newest first, delete, prune, find a baseline."""
+import json
 import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from aiqa_client.comparison import wilson_interval
-from sqlalchemy import delete, select
+from sqlalchemy import JSON, delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import Conflict, RunNotFound, ValidationFailed
@@ -17,45 +18,51 @@ class Duplicate(Exception):
     """Another transaction stored a run with this id or idempotency key first."""
 
 
-def insert(session, run: dict, idempotency_key: str | None) -> dict:
-    counts = run["counts"]
+def insert(connection, run: dict, idempotency_key: str | None) -> dict:
+    """Write a run with its cases and labels. The cases array's JSON text is split into one row per
+    case by the database itself (json_array_elements, json_each): no statement or tuple per case in
+    Python. On PostgreSQL it is one statement, atomic by itself (so `connection` may be in autocommit:
+    one round trip, no BEGIN or COMMIT); on SQLite three, in `connection`'s transaction. Either way a
+    run is stored whole or not at all. Duplicate when its id or idempotency key is taken."""
+    counts, target = run["counts"], run["target"]
     values = dict(id=run.get("id") or uuid.uuid4().hex, idempotency_key=idempotency_key,
                   content_hash=run["content_hash"], suite=run["suite"], target=run["target_key"],
-                  target_type=run["target"]["type"], target_url=run["target"]["url"],
-                  target_model=run["target"].get("model"), labels=run["labels"], started_at=run["started_at"],
-                  finished_at=run.get("finished_at"), recorded_at=now(), cases_total=counts["cases"],
-                  passed=counts["passed"], failed=counts["failed"], errors=counts["errors"], report=run["report"])
-    try:  # parameters apart from the statement: it is compiled once, not for every run
-        seq = session.execute(_INSERT_RUN, values).scalar_one()
+                  target_type=target["type"], target_url=target["url"], target_model=target.get("model"),
+                  labels=run["labels"], started_at=run["started_at"], finished_at=run.get("finished_at"),
+                  recorded_at=now(), cases_total=counts["cases"], passed=counts["passed"],
+                  failed=counts["failed"], errors=counts["errors"], report=run["report"])
+    try:
+        if connection.dialect.name in ONE_STATEMENT:
+            parameters = {**values, **{name: json.dumps(values[name]) for name in _JSON_COLUMNS},
+                          "cases": run["cases_text"]}
+            seq = connection.exec_driver_sql(_INSERT_POSTGRESQL, parameters).scalar_one()
+        else:
+            seq = connection.execute(_INSERT_RUN, values).scalar_one()
+            connection.exec_driver_sql(_INSERT_CASES_SQLITE, (seq, run["cases_text"]))
+            if values["labels"]:
+                connection.exec_driver_sql(_INSERT_LABELS_SQLITE, (seq, json.dumps(values["labels"])))
     except IntegrityError:
         raise Duplicate() from None
-    rows = [(seq, position, case["id"], case["type"], case["status"], text)
-            for position, (case, text) in enumerate(zip(run["cases"], run["case_texts"]))]
-    write_cases(session, rows)
-    if run["labels"]:
-        session.execute(RunLabel.__table__.insert(), [
-            {"run_seq": seq, "key": key, "value": value} for key, value in run["labels"].items()])
     return render(SimpleNamespace(seq=seq, **values))
 
 
-_INSERT_RUN = Run.__table__.insert().returning(Run.seq)
-CASE_COLUMNS = ("run_seq", "position", "case_id", "type", "status", "body")
-
-
-def write_cases(session, rows: list[tuple]) -> None:
-    """Write a run's case rows (their bodies already JSON text) the fastest way each back end has:
-    COPY on PostgreSQL (one round trip for any number of rows), executemany on SQLite. Either runs
-    inside the session's transaction, so a run is still stored whole or not at all."""
-    connection = session.connection()
-    columns = ", ".join(CASE_COLUMNS)
-    if connection.dialect.name == "postgresql":
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY run_cases ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in CASE_COLUMNS)
-    connection.exec_driver_sql(f"INSERT INTO run_cases ({columns}) VALUES ({marks})", rows)
+ONE_STATEMENT = {"postgresql"}  # back ends where insert() writes a run in one statement
+_INSERT_RUN = Run.__table__.insert().returning(Run.seq)  # parameters apart: compiled once, not per run
+_RUN_COLUMNS = [column.name for column in Run.__table__.c if column.name != "seq"]
+_JSON_COLUMNS = [column.name for column in Run.__table__.c if isinstance(column.type, JSON)]
+# json_array_elements keeps each element's text as sent; json_each_text reads the labels' JSON as
+# bound for runs.labels. SQLite's json_each gives an object's text minified, and its index as key.
+_INSERT_POSTGRESQL = (
+    "WITH run AS (INSERT INTO runs ({columns}) VALUES ({values}) RETURNING seq, labels), "
+    "cases AS (INSERT INTO run_cases (run_seq, position, body) SELECT run.seq, c.position - 1, c.body::text "
+    "FROM run, json_array_elements(%(cases)s::json) WITH ORDINALITY AS c(body, position)), "
+    "labels AS (INSERT INTO run_labels (run_seq, key, value) SELECT run.seq, l.key, l.value "
+    "FROM run, json_each_text(run.labels) AS l(key, value)) "
+    "SELECT seq FROM run").format(
+        columns=", ".join(_RUN_COLUMNS),
+        values=", ".join(f"%({name})s" + ("::json" if name in _JSON_COLUMNS else "") for name in _RUN_COLUMNS))
+_INSERT_CASES_SQLITE = "INSERT INTO run_cases (run_seq, position, body) SELECT ?, key, value FROM json_each(?)"
+_INSERT_LABELS_SQLITE = "INSERT INTO run_labels (run_seq, key, value) SELECT ?, key, value FROM json_each(?)"
 
 
 def replay(session, run: dict, idempotency_key: str | None) -> dict | None:

@@ -18,8 +18,9 @@ SERIAL = BigInteger().with_variant(Integer, "sqlite")
 
 
 class JSONText(TypeDecorator):
-    """JSON kept as text, taken as already-serialized text when given a str: a posted run's cases are
-    serialized once, for its content hash, and those same bytes are stored (bench/bench_records.py)."""
+    """JSON kept as text, taken as already-serialized text when given a str: a run's case rows are
+    written by the database from the cases array's JSON text as it was posted (store.runs.insert),
+    never serialized again in Python (bench/bench_records.py)."""
     impl = Text
     cache_ok = True
 
@@ -68,11 +69,10 @@ class RunCase(Base):
     # No foreign key: PostgreSQL checks one per row with a trigger, a third of the cost of writing a
     # run's cases (bench/bench_records.py). Cases are written and deleted with their run, in the same
     # transaction, by store.runs only.
+    # A run's cases are read whole and in order: the body holds the case as sent, nothing is copied
+    # out of it (revision 0004).
     run_seq: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[str] = mapped_column(String(200))
-    type: Mapped[str] = mapped_column(String(50))
-    status: Mapped[str] = mapped_column(String(10))
     body: Mapped[dict] = mapped_column(JSONText)
 
 

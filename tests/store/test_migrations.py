@@ -11,7 +11,7 @@ def test_an_empty_database_upgrades_to_head_and_matches_the_tables(database_url)
     engine = make_engine(database_url)
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0003_evaluation_labels"
+    assert current_revision(engine) == head_revision() == "0004_lean_case_rows"
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
@@ -34,8 +34,40 @@ def test_a_database_at_the_previous_revision_upgrades_with_its_rows(database_url
     upgrade(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id, passed FROM runs")).all() == [("old-run", 1)]
-        assert connection.execute(text("SELECT count(*) FROM run_cases")).scalar() == 1
+        assert connection.execute(text("SELECT body FROM run_cases")).all() == [('{"id": "c"}',)]
         assert connection.execute(text("SELECT count(*) FROM evaluations")).scalar() == 0
+    engine.dispose()
+
+
+def test_case_rows_lose_their_copied_columns_and_get_them_back_on_the_way_down(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine, "0003_evaluation_labels")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO runs (id, content_hash, suite, target, target_type, target_url, labels, started_at,"
+            " recorded_at, cases_total, passed, failed, errors, report) VALUES ('r', 'h', 's', 'http u',"
+            " 'http', 'u', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 2, 1, 1, 0, '{}')"))
+        connection.execute(text(
+            "INSERT INTO run_cases (run_seq, position, case_id, type, status, body) SELECT seq, 0, 'a', 'functional',"
+            " 'passed', '{\"id\": \"a\", \"type\": \"functional\", \"status\": \"passed\"}' FROM runs"
+            " UNION ALL SELECT seq, 1, 'b', 'bias', 'failed', '{\"id\": \"b\", \"type\": \"bias\", \"status\":"
+            " \"failed\"}' FROM runs"))
+    upgrade(engine)
+    assert {column["name"] for column in inspect(engine).get_columns("run_cases")} == {"run_seq", "position", "body"}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM run_cases")).scalar() == 2
+    from alembic import command
+
+    from service.store.database import alembic_config
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003_evaluation_labels")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT position, case_id, type, status FROM run_cases ORDER BY position"))
+        assert rows.all() == [(0, "a", "functional", "passed"), (1, "b", "bias", "failed")]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
     engine.dispose()
 
 

@@ -124,6 +124,9 @@ def test_too_few_paired_cases_is_said_as_such(api):
     (run(["passed"]) | {"cases": []}, "cases"),
     (run(["passed"]) | {"finished_at": "2026-11-01T00:00:00Z", "started_at": "2026-11-02T00:00:00Z"}, "finished_at"),
     (run(["passed"]) | {"target": {"type": "http"}}, "target.url"),
+    (run(["passed"]) | {"suite": "nightly\u0000"}, "suite"),
+    (run(["passed"]) | {"target": {"type": "http", "url": "http://bot/\ud800"}}, "target.url"),
+    (run(["passed"]) | {"labels": {"branch": "main\udc00"}}, "labels.branch"),
 ])
 def test_a_malformed_run_is_a_422_naming_the_field_and_stores_nothing(api, body, field):
     answer = api.post("/v1/runs", json=body)
@@ -194,3 +197,19 @@ def test_a_retry_with_other_spacing_and_key_order_is_a_replay_not_a_conflict(api
     changed = body | {"cases": [body["cases"][0], body["cases"][1] | {"status": "passed"}]}
     assert api.post("/v1/runs", json=changed).status_code == 409
     assert api.get("/v1/runs/spaced").get_json()["cases"] == body["cases"]
+
+
+def test_case_bodies_come_back_as_they_were_sent_whatever_they_hold(api):
+    """The database splits the cases array into rows itself; what it keeps is each case, exactly."""
+    import json
+    odd = ["nul \u0000 inside", "half a pair \ud800", "line\u2028separator", "emoji \U0001F600", "quote \" and \\",
+           "<script>alert(1)</script>", "é ß 中文"]
+    body = run(["passed"] * len(odd), run_id="odd")
+    for case, text in zip(body["cases"], odd):
+        case["attempts"][0]["reply"] = text
+        case["big"], case["tiny"], case["nested"] = 12345678901234567890123, 1e-300, {"a": [[], {}, None, True]}
+    sent = json.dumps(body, ensure_ascii=False).replace("\ud800", "\\ud800")  # raw UTF-8, the half pair escaped
+    answer = api.post("/v1/runs", data=sent.encode(), content_type="application/json")
+    assert answer.status_code == 201, answer.get_json()
+    assert api.get("/v1/runs/odd").get_json()["cases"] == body["cases"]
+    assert api.post("/v1/runs", json=body).status_code == 200  # the same content, escaped: a replay
