@@ -168,7 +168,8 @@ class Store:
 
     # -- evaluations ---------------------------------------------------------------------------
     def record_evaluation(self, evaluation: dict) -> dict:
-        with self.session(orm=False) as connection:
+        self.check()
+        with self.session(orm=False, autocommit=self.engine.dialect.name in runs.ONE_STATEMENT) as connection:
             return evaluations.insert(connection, evaluation)
 
     def get_evaluation(self, evaluation_id: str) -> dict:

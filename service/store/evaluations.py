@@ -1,25 +1,43 @@
 """Recorded metric evaluations in SQL: insert, history by name and metric newest first, newest values."""
+import json
 import uuid
 from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, func, select
 
 from ..errors import EvaluationNotFound
 from . import pages
 from .pages import now
+from .runs import ONE_STATEMENT
 from .tables import Evaluation, EvaluationLabel
 
 
-_INSERT = Evaluation.__table__.insert().returning(Evaluation.seq)  # compiled once
-
-
-def insert(session, evaluation: dict) -> dict:
+def insert(connection, evaluation: dict) -> dict:
+    """Write an evaluation and its label rows: one statement on PostgreSQL (so `connection` may be in
+    autocommit), the row and its labels (split from their JSON by json_each) on SQLite."""
     values = {"id": uuid.uuid4().hex, "recorded_at": now(), **evaluation}
-    seq = session.execute(_INSERT, values).scalar_one()
-    if evaluation["labels"]:
-        session.execute(EvaluationLabel.__table__.insert(), [
-            {"evaluation_seq": seq, "key": key, "value": value} for key, value in evaluation["labels"].items()])
+    if connection.dialect.name in ONE_STATEMENT:
+        parameters = {**values, **{name: json.dumps(values[name]) for name in _JSON_COLUMNS}}
+        seq = connection.exec_driver_sql(_INSERT_POSTGRESQL, parameters).scalar_one()
+    else:
+        seq = connection.execute(_INSERT, values).scalar_one()
+        if evaluation["labels"]:
+            connection.exec_driver_sql(_INSERT_LABELS_SQLITE, (seq, json.dumps(evaluation["labels"])))
     return render(SimpleNamespace(seq=seq, **values))
+
+
+_INSERT = Evaluation.__table__.insert().returning(Evaluation.seq)  # compiled once
+_COLUMNS = [column.name for column in Evaluation.__table__.c if column.name != "seq"]
+_JSON_COLUMNS = [column.name for column in Evaluation.__table__.c if isinstance(column.type, JSON)]
+_INSERT_POSTGRESQL = (
+    "WITH evaluation AS (INSERT INTO evaluations ({columns}) VALUES ({values}) RETURNING seq, labels), "
+    "labels AS (INSERT INTO evaluation_labels (evaluation_seq, key, value) SELECT evaluation.seq, l.key, l.value "
+    "FROM evaluation, json_each_text(evaluation.labels) AS l(key, value)) "
+    "SELECT seq FROM evaluation").format(
+        columns=", ".join(_COLUMNS),
+        values=", ".join(f"%({name})s" + ("::json" if name in _JSON_COLUMNS else "") for name in _COLUMNS))
+_INSERT_LABELS_SQLITE = ("INSERT INTO evaluation_labels (evaluation_seq, key, value) "
+                         "SELECT ?, key, value FROM json_each(?)")
 
 
 def get(session, evaluation_id: str) -> dict:
