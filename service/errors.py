@@ -163,6 +163,32 @@ def handle_http_exception(exc: HTTPException):
     return problem_response(error)
 
 
+def input_problem(exc, listed_as: str | None = "inputs") -> APIError:
+    """The problem for a model's InputError (service.contract), reported at the input's place in the
+    request: 413 for input that does not fit the device, else 422. `listed_as`: the request's name
+    for the list the model was given ("inputs"; "predictions" for a model-backed metric), None when
+    the request gave one input as top-level fields (QA's question and context)."""
+    field, message, hint = exc.field, str(exc), exc.hint
+    if listed_as and listed_as != "inputs" and field == "inputs":
+        field, message = listed_as, message.replace("inputs[", f"{listed_as}[")
+    hint = [hint or message]
+    if exc.each:
+        errors = {listed_as or field: {index: [text] for index, text in exc.each.items()}}
+    elif exc.index is None:
+        errors = {field: hint}
+    elif listed_as:
+        errors = {listed_as: {exc.index: hint if field == listed_as else {field: hint}}}
+    else:
+        errors = {field: {exc.index: hint}}
+    return (PayloadTooLarge if exc.too_large else ValidationFailed)(message, errors=errors)
+
+
+def handle_input_error(exc):
+    return problem_response(input_problem(exc))
+
+
 def init_app(app) -> None:
+    from .contract import InputError
     app.register_error_handler(APIError, handle_api_error)
+    app.register_error_handler(InputError, handle_input_error)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -24,6 +24,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from .contract import InputError
 from .errors import APIError, NotFound, Overloaded
 from .observability import QUEUE_DEPTH
 
@@ -233,8 +234,8 @@ class JobStore:
             result = work(Progress(self, record))
         except Cancelled:
             self._finish(record, CANCELLED)
-        except APIError as exc:
-            self._finish(record, FAILED, exc.detail)
+        except (APIError, InputError) as exc:  # the problem the request would have had
+            self._finish(record, FAILED, str(exc))
         except Exception as exc:
             log.exception("job failed", extra={"fields": {"job": job_id}})
             self._finish(record, FAILED, f"the work failed ({type(exc).__name__}); the server log has details")

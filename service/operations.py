@@ -7,10 +7,9 @@ import base64
 import math
 import secrets
 
-from .errors import ValidationFailed
-from .models.causal_lm import TextTooShort
+from .contract import InputError
+from .errors import ValidationFailed, input_problem
 from .models.image import SEED_SPACE, encode_png, image_seeds
-from .models.qa import InputError
 
 
 def _identity(model) -> dict:
@@ -56,10 +55,7 @@ def perplexity(registry, data: dict) -> dict:
     if stride and not max_length and stride >= model.max_length:
         raise ValidationFailed(f"stride must be smaller than max_length ({model.max_length})",
                                errors={"stride": [f"Less than {model.max_length}."]})
-    try:
-        results, max_length, stride = model.perplexity(data["inputs"], max_length, stride)
-    except TextTooShort as exc:
-        raise ValidationFailed(str(exc), errors={"inputs": [str(exc)]}) from None
+    results, max_length, stride = model.perplexity(data["inputs"], max_length, stride)
     perplexities = [r.perplexity for r in results]
     return {
         **_identity(model),
@@ -85,36 +81,21 @@ def similarity(registry, data: dict) -> dict:
     return {**_identity(model), "scores": model.similarity(data["pairs"])}
 
 
-def _input_error(exc: InputError, listed_as: str | None) -> ValidationFailed:
-    """A model's complaint about one input, reported at that input's place in the request."""
-    message = [str(exc)]
-    if exc.index is None:
-        errors = {exc.field: message}
-    elif listed_as == "inputs":
-        errors = {"inputs": {exc.index: {exc.field: message} if exc.field != "inputs" else message}}
-    else:
-        errors = {exc.field: {exc.index: message}}
-    return ValidationFailed(str(exc), errors=errors)
-
-
 def qa(registry, data: dict) -> dict:
     model = registry.get(data.get("model"), "qa")
     try:
         results, parameters = model.answer(
             data["inputs"], top_k=data["top_k"], max_answer_len=data.get("max_answer_len"),
             handle_impossible_answer=data["handle_impossible_answer"])
-    except InputError as exc:
-        raise _input_error(exc, "inputs" if data["from_inputs"] else None) from None
+    except InputError as exc:  # a single question and context are top-level fields of the request
+        raise input_problem(exc, "inputs" if data["from_inputs"] else None) from None
     return {**_identity(model), "results": results, "top_k": data["top_k"],
             "handle_impossible_answer": data["handle_impossible_answer"], **parameters}
 
 
 def ner(registry, data: dict) -> dict:
     model = registry.get(data.get("model"), "ner")
-    try:
-        found = model.entities(data["inputs"], aggregation=data["aggregation"], word_labels=data["word_labels"])
-    except InputError as exc:
-        raise _input_error(exc, "inputs") from None
+    found = model.entities(data["inputs"], aggregation=data["aggregation"], word_labels=data["word_labels"])
     answer = {**_identity(model), "aggregation": data["aggregation"], "results": found["entities"]}
     if data["word_labels"]:
         answer.update(words=found["words"], tags=found["tags"])

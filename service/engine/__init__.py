@@ -13,12 +13,10 @@ each model.
   server      the model process itself (`python -m service.engine`)
   client      in each worker: a registry whose models forward their calls to the model process
 
-Only the methods in CALLS cross the socket, with the attributes in ATTRIBUTES copied once.
+Only the contract's calls cross the socket (service.contract.CALLS), with its attributes
+(ATTRIBUTES) copied once.
 """
+from ..contract import ATTRIBUTES, CALLS  # noqa: F401 (the protocol's names, for client and server)
+
 SOCKET_ENV = "AIQA_ENGINE_SOCKET"
 AUTHKEY_ENV = "AIQA_ENGINE_AUTHKEY"
-
-# What a worker may call on a model, and what it may read.
-CALLS = frozenset({"classify", "perplexity", "generate", "similarity", "embed", "answer", "entities"})
-ATTRIBUTES = ("name", "task", "revision", "device", "capabilities", "labels", "max_length", "defaults",
-              "max_steps")

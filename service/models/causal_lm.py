@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ValidationFailed
+from ..contract import InputError
 from .base import ModelWrapper, batches, load_pretrained
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
@@ -28,10 +28,6 @@ def join_labels(labels) -> str:
     """'a or b', 'a, b or c': the way a question lists its choices."""
     labels = list(labels)
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
-
-
-class TextTooShort(ValueError):
-    """A text with fewer than two tokens has no token to predict."""
 
 
 @dataclass
@@ -141,7 +137,8 @@ class CausalLM(ModelWrapper):
         for index, text in enumerate(texts):
             ids = self.encode(text)
             if len(ids) < 2:
-                raise TextTooShort(f"inputs[{index}] has {len(ids)} token(s); perplexity needs at least 2")
+                # A text with fewer than two tokens has no token to predict.
+                raise InputError(None, "inputs", f"inputs[{index}] has {len(ids)} token(s); perplexity needs at least 2")
             windows = self.perplexity_windows(ids, max_length, stride)
             rows.extend(windows)
             owner.extend([index] * len(windows))
@@ -167,12 +164,12 @@ class CausalLM(ModelWrapper):
             for continuation in continuations:
                 ids = prompt_ids + self.encode(continuation, special_tokens=False)
                 if len(ids) > self.max_length:
-                    too_long[index] = [f"{len(ids)} tokens with the prompt and label; "
-                                       f"{self.name!r} reads at most {self.max_length}."]
+                    too_long[index] = (f"{len(ids)} tokens with the prompt and label; "
+                                       f"{self.name!r} reads at most {self.max_length}.")
                 rows.append((ids, len(prompt_ids)))
         if too_long:
-            raise ValidationFailed(f"{len(too_long)} input(s) do not fit {self.name!r}'s window",
-                                   errors={"inputs": too_long})
+            raise InputError(None, "inputs", f"{len(too_long)} input(s) do not fit {self.name!r}'s window",
+                             each=too_long)
         sums = [float(lp.sum()) for lp in self.token_logprobs(rows)]
         return np.array(sums).reshape(len(prompts), len(continuations))
 
@@ -227,10 +224,10 @@ class CausalLM(ModelWrapper):
         else:
             ids = self.encode(prompt)
         if len(ids) + max_new_tokens > self.max_length:
-            raise ValidationFailed(
-                f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds {self.name!r}'s "
-                f"window of {self.max_length} tokens",
-                errors={"max_new_tokens": [f"At most {max(0, self.max_length - len(ids))} for this prompt."]})
+            raise InputError(
+                None, "max_new_tokens", f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
+                f"{self.name!r}'s window of {self.max_length} tokens",
+                hint=f"At most {max(0, self.max_length - len(ids))} for this prompt.")
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         sample = temperature > 0
         config = GenerationConfig(

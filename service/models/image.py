@@ -13,7 +13,7 @@ import json
 
 import torch
 
-from ..errors import PayloadTooLarge
+from ..contract import InputError
 from .base import ModelWrapper
 
 SEED_SPACE = 2**32
@@ -115,9 +115,10 @@ class TextToImage(ModelWrapper):
                     output_type="pil", **kwargs).images
         except torch.OutOfMemoryError:
             torch.cuda.empty_cache()
-            raise PayloadTooLarge(
-                f"{len(seeds)} image(s) of {width}x{height} do not fit in {self.name!r}'s device memory; "
-                "ask for fewer or smaller images", errors={"num_images": ["Too many or too large to fit."]}) from None
+            raise InputError(
+                None, "num_images", f"{len(seeds)} image(s) of {width}x{height} do not fit in {self.name!r}'s "
+                "device memory; ask for fewer or smaller images", hint="Too many or too large to fit.",
+                too_large=True) from None
 
 
 def _step_callback(on_step, steps: int):

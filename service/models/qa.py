@@ -12,19 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..contract import InputError
 from .base import ModelWrapper, batches, load_pretrained
-
-
-class InputError(ValueError):
-    """An input the model cannot take as it is: a question that leaves no room for the context, a
-    text longer than the model's window. `index` is the input's position (None: the whole request)."""
-
-    def __init__(self, index: int | None, field: str, message: str):
-        super().__init__(message)
-        self.index, self.field = index, field
-
-    def __reduce__(self):  # crosses the model process's socket (service/engine)
-        return type(self), (self.index, self.field, str(self))
 
 
 @dataclass

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .qa import InputError
+from ..contract import InputError
 
 WORD = re.compile(r"\w+(?:[-'’.,:/]\w+)*")
 DEMO = ("Jack bought three apples at the market on Sunday. Kate bought two pears.", "What did Kate buy?", "two pears")

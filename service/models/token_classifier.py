@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from .base import ModelWrapper, batches, load_pretrained
-from .qa import InputError
+from ..contract import InputError
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 WHITESPACE_WORD = re.compile(r"\S+")

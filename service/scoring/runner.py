@@ -8,8 +8,8 @@ import inspect
 
 from marshmallow import ValidationError
 
-from ..errors import ValidationFailed
-from ..models.causal_lm import TextTooShort
+from ..contract import InputError
+from ..errors import ValidationFailed, input_problem
 from ..observability import METRIC_COMPUTATIONS
 from . import bootstrap, loader
 from .inputs import check_label_params, label_type, prepare
@@ -75,9 +75,8 @@ def run(spec, inputs: dict, params: dict, registry) -> tuple[dict, dict]:
         call_params["model"], identity = model, {"model": model.name, "revision": model.revision}
     try:
         return module._compute(**inputs, **call_params), identity
-    except TextTooShort as exc:
-        message = str(exc).replace("inputs[", "predictions[")
-        raise ValidationFailed(message, errors={"predictions": [message]}) from None
+    except InputError as exc:  # the model was given the predictions as its inputs
+        raise input_problem(exc, "predictions") from None
     except ValueError as exc:  # the reference library's own complaint about these inputs
         raise ValidationFailed(f"{spec.name}: {exc}", errors={"_schema": [str(exc)]}) from None
 

@@ -64,7 +64,7 @@ def test_answers_equal_those_of_the_models_in_process(engine_server, tiny_app, p
 @pytest.mark.parametrize("path,body,status", [
     ("/v1/classify", {"model": "nope", "inputs": ["x"]}, 404),
     ("/v1/perplexity", {"model": "tiny-classifier", "inputs": ["x"]}, 422),
-    ("/v1/perplexity", {"model": "tiny-lm", "inputs": ["a"]}, 422),            # TextTooShort in the model
+    ("/v1/perplexity", {"model": "tiny-lm", "inputs": ["a"]}, 422),            # InputError in the model
     ("/v1/qa", {"model": "tiny-qa", "question": "Who? " * 200, "context": "Paul."}, 422),  # InputError
 ])
 def test_errors_keep_their_status_and_place(engine_server, tiny_app, path, body, status):

@@ -11,8 +11,7 @@ from service.engine.client import EngineClient, RemoteRegistry
 from service.engine.server import EngineServer
 from service.errors import ModelNotFound, ModelUnavailable, Overloaded, Timeout, ValidationFailed, WrongTask
 from service.jobs import Cancelled
-from service.models.causal_lm import TextTooShort
-from service.models.qa import InputError
+from service.contract import InputError
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +28,9 @@ def engine(tiny_app, tmp_path_factory):
 
 
 @pytest.mark.parametrize("exc", [
-    InputError(2, "context", "too long"), TextTooShort("inputs[0] has 1 token"),
+    InputError(2, "context", "too long"), InputError(None, "inputs", "inputs[0] has 1 token"),
+    InputError(None, "inputs", "2 do not fit", each={0: "long", 3: "longer"}),
+    InputError(None, "num_images", "too many", hint="Fewer.", too_large=True),
     ValidationFailed("bad", errors={"inputs": {0: ["Too long."]}}), Overloaded("full", retry_after=7),
     Timeout("late"), ModelUnavailable("loading", headers={"Retry-After": "5"}), Cancelled(),
 ])
@@ -74,7 +75,7 @@ def test_the_registry_view_matches_the_model_process(engine):
 
 def test_a_models_own_errors_reach_the_worker_as_they_were_raised(engine):
     _, remote = engine
-    with pytest.raises(TextTooShort):
+    with pytest.raises(InputError):
         remote.get("tiny-lm", "perplexity").perplexity(["a"], None, None)
     with pytest.raises(InputError) as raised:
         remote.get("tiny-qa", "qa").answer([("Who? " * 200, "Paul lives in Madrid.")])

@@ -1,0 +1,62 @@
+"""What a caller may ask of a model: the seam between the service and its models, said once.
+
+Every model kind (service/models) declares the capabilities it serves. Each capability is served by
+one method of the model, and a caller may read the attributes every model has (DESCRIBED) and those
+its capability names (`reads`). Nothing else of a model is the caller's business: operations.py,
+the scoring runner and bias.py call these methods only (a test holds them to it), the model process
+(service/engine) forwards exactly these calls and copies exactly these attributes.
+
+A model raises one domain error for input it cannot take, InputError, and never an HTTP error: the
+layer above chooses the status (errors.input_problem: 422, or 413 for input that is well formed but
+does not fit the device). Standard library only: the gunicorn master imports it through
+service.engine and must never import torch.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Capability:
+    method: str              # the model method that serves it
+    reads: tuple = ()        # attributes a caller of this capability may read besides DESCRIBED
+
+
+CAPABILITIES = {
+    "classify": Capability("classify", reads=("labels",)),
+    "zero-shot": Capability("classify"),
+    "perplexity": Capability("perplexity", reads=("max_length",)),
+    "loglikelihood": Capability("label_loglikelihoods", reads=("max_length",)),
+    "generate": Capability("generate", reads=("max_length",)),
+    "qa": Capability("answer"),
+    "ner": Capability("entities"),
+    "embed": Capability("embed"),
+    "similarity": Capability("similarity"),
+    "images": Capability("generate", reads=("defaults", "max_steps")),
+}
+DESCRIBED = ("name", "task", "revision", "device", "capabilities")
+CALLS = frozenset(capability.method for capability in CAPABILITIES.values())
+ATTRIBUTES = DESCRIBED + tuple(sorted({name for capability in CAPABILITIES.values() for name in capability.reads}))
+
+
+class InputError(ValueError):
+    """An input the model cannot take as it is: a question that leaves no room for the context, a
+    text longer than the model's window, images that do not fit the device's memory.
+
+    index: the input's position in the list the model was given (None: the request as a whole);
+    field: the request field at fault; hint: what to say at that field (the message by default);
+    each: {index: hint} when several inputs are at fault; too_large: well formed, but more than the
+    device holds (asking for less helps)."""
+
+    def __init__(self, index: int | None, field: str, message: str, *, hint: str | None = None,
+                 each: dict | None = None, too_large: bool = False):
+        super().__init__(message)
+        self.index, self.field, self.hint, self.each, self.too_large = index, field, hint, each, too_large
+
+    def __reduce__(self):  # crosses the model process's socket (service/engine)
+        return _rebuild, (type(self), self.index, self.field, str(self), vars(self))
+
+
+def _rebuild(kind, index, field, message, state):
+    error = kind(index, field, message)
+    vars(error).update(state)
+    return error
+
