@@ -78,7 +78,7 @@ def main() -> None:
         app = make_app(folder, args.device, args.random_weights)
         lm = app.extensions["aiqa.registry"].get("lm", "qa")
         assert len(span_qa.words(CONTEXT)) == 60
-        prompt = lm.tokenizer.decode(span_qa.build_prompt(lm, QUESTION, CONTEXT).ids)
+        prompt = lm.tokenizer.decode(lm.span_qa.build_prompt(QUESTION, CONTEXT).ids)
         qa_body = {"question": QUESTION, "context": CONTEXT, "max_answer_len": 5}
         generate_body = {"prompt": prompt, "max_new_tokens": 20}
         client = app.test_client()

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..contract import InputError
 from .base import ModelWrapper, batches, load_pretrained
+from .span_qa import SpanQA
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
 # positive/negative after calibration (a prompt listing the labels with commas got 5 of 10).
@@ -50,6 +51,7 @@ class CausalLM(ModelWrapper):
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.use_chat_template = bool(spec.options.get("chat_template", tokenizer.chat_template is not None))
         self._calibrations: dict[tuple, np.ndarray] = {}
+        self.span_qa = SpanQA(self)
 
     @classmethod
     def load(cls, spec, source, device, dtype):
@@ -152,8 +154,7 @@ class CausalLM(ModelWrapper):
     # -- zero-shot classification -----------------------------------------------------------------
     def build_prompt(self, instruction: str) -> str:
         if self.use_chat_template:
-            return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": instruction}], tokenize=False, add_generation_prompt=True)
+            return self.chat([{"role": "user", "content": instruction}])
         return instruction + "\n"
 
     def label_loglikelihoods(self, prompts: list[str], continuations: list[str]) -> np.ndarray:
@@ -211,16 +212,73 @@ class CausalLM(ModelWrapper):
     # -- extractive QA ------------------------------------------------------------------------------
     def answer(self, pairs, **options):
         """Answer with the context's most likely span: see span_qa."""
-        from . import span_qa
-        return span_qa.answer(self, pairs, **options)
+        return self.span_qa.answer(pairs, **options)
+
+    # What SpanQA asks of the model besides encode, batched and the window.
+    def encode_many(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    def chat(self, turns: list[dict], reply: bool = True) -> str:
+        """The chat template's text for `turns`, opening the assistant's reply when `reply`."""
+        return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=reply)
+
+    def prefix_state(self, ids: list[int]):
+        """Run `ids` once: (their per-layer keys and values, the log-probabilities of what follows)."""
+        import torch
+        from transformers import DynamicCache
+        cache = DynamicCache()
+        with self.forward(1):
+            hidden = self.model.base_model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
+                                           **{self._cache_keyword(): cache}).last_hidden_state
+            following = self.model.get_output_embeddings()(hidden[0, -1]).float().log_softmax(-1)
+        return [(layer.keys, layer.values) for layer in cache.layers], following.cpu().numpy().astype(np.float64)
+
+    def packed_logprobs(self, state, prefix_len: int, rows: list[list[int]], end_id: int):
+        """Rows of tokens packed into one sequence after a prefix (`state` from prefix_state), each row
+        attending to the prefix and to itself only, positions restarting after the prefix for each.
+        For every position: log P(the row's next token), and log P(end_id) there."""
+        import torch
+        from transformers import DynamicCache
+        input_ids, positions, mask = self._packed_inputs(rows, prefix_len)
+        nexts = torch.tensor([t for row in rows for t in row[1:] + [end_id]], device=self.device)
+        with self.forward(len(rows)):
+            cache = DynamicCache(ddp_cache_data=state)  # a fresh copy of the prefix's: the forward appends to it
+            hidden = self.model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                           use_cache=True, **{self._cache_keyword(): cache}).last_hidden_state
+            logprobs = self.model.get_output_embeddings()(hidden[0]).float().log_softmax(-1)
+            following = logprobs.gather(-1, nexts[:, None])[:, 0]
+            ending = logprobs[:, end_id]
+        return following.cpu().numpy().astype(np.float64), ending.cpu().numpy().astype(np.float64)
+
+    def _packed_inputs(self, rows: list[list[int]], prefix_len: int):
+        import torch
+        ids = [token for row in rows for token in row]
+        positions, blocked = [], torch.ones((len(ids), prefix_len + len(ids)), dtype=torch.bool)
+        blocked[:, :prefix_len] = False
+        offset = 0
+        for row in rows:
+            n = len(row)
+            positions += range(prefix_len, prefix_len + n)
+            blocked[offset:offset + n, prefix_len + offset:prefix_len + offset + n] = \
+                torch.ones((n, n), dtype=torch.bool).triu(1)
+            offset += n
+        dtype = self.model.dtype
+        mask = torch.zeros(blocked.shape, dtype=dtype).masked_fill(blocked, torch.finfo(dtype).min)
+        return (torch.tensor([ids], device=self.device), torch.tensor([positions], device=self.device),
+                mask[None, None].to(self.device))
+
+    def _cache_keyword(self) -> str:
+        import inspect
+        # transformers 5 renamed past_key_values to cache
+        parameters = inspect.signature(self.model.base_model.forward).parameters
+        return "cache" if "cache" in parameters else "past_key_values"
 
     # -- generation -------------------------------------------------------------------------------
     def generate(self, *, prompt=None, messages=None, max_new_tokens=64, temperature=0.0, top_p=1.0, seed=None):
         import torch
         from transformers import GenerationConfig
         if messages is not None:
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            ids = self.encode(text, special_tokens=False)
+            ids = self.encode(self.chat(messages), special_tokens=False)
         else:
             ids = self.encode(prompt)
         if len(ids) + max_new_tokens > self.max_length:

@@ -9,6 +9,16 @@ from aiqa_fixtures import LiveServer, write_profile
 
 pytestmark = pytest.mark.slow
 LONG = " ".join(f"token{i}" for i in range(400))
+QUESTION = {"question": "Where?", "context": "Paul lives in Madrid, 9:40."}
+# Work that queues: long perplexity windows, and span QA on the causal LM (its own batcher).
+BUSY = {
+    "perplexity": ("/v1/perplexity", {"model": "tiny-lm", "inputs": [LONG], "max_length": 64, "stride": 2}),
+    "span QA": ("/v1/qa", {"model": "tiny-lm", "inputs": [QUESTION] * 4, "max_answer_len": 3}),
+}
+SLOW = {
+    "perplexity": ("/v1/perplexity", {"model": "tiny-lm", "inputs": [LONG] * 8, "max_length": 64, "stride": 1}),
+    "span QA": ("/v1/qa", {"model": "tiny-lm", "inputs": [QUESTION] * 16, "max_answer_len": 3}),
+}
 
 
 def metric(server, name, **labels) -> float:
@@ -22,8 +32,9 @@ def metric(server, name, **labels) -> float:
 
 def server_with(tmp_path, tiny_models, **env):
     profile = write_profile(tmp_path / "p.yaml", [
+        # The plain QA prompt: the 64-token window cannot hold the chat template's.
         {"name": "tiny-lm", "task": "causal-lm", "source": f"dir:{tiny_models['gpt2-lm']}",
-         "options": {"max_batch_size": 8, "max_wait_ms": 20}},
+         "options": {"max_batch_size": 8, "max_wait_ms": 20, "chat_template": False}},
     ])
     return LiveServer(tmp_path, env={"AIQA_MODELS": profile, **env}).start()
 
@@ -54,13 +65,13 @@ def test_64_concurrent_requests_get_their_own_answers_in_order(batching_server):
     assert metric(batching_server, "aiqa_queue_duration_seconds_count", model="tiny-lm") >= items
 
 
-def test_full_queue_answers_429_with_retry_after(tmp_path, tiny_models):
+@pytest.mark.parametrize("work", list(BUSY))
+def test_full_queue_answers_429_with_retry_after(tmp_path, tiny_models, work):
+    path, body = BUSY[work]
     server = server_with(tmp_path, tiny_models, AIQA_MAX_QUEUE="1", AIQA_THREADS="32")
     try:
-        body = {"model": "tiny-lm", "inputs": [LONG], "max_length": 64, "stride": 2}
         with ThreadPoolExecutor(24) as pool:
-            responses = list(pool.map(
-                lambda _: requests.post(server.url + "/v1/perplexity", json=body, timeout=120), range(24)))
+            responses = list(pool.map(lambda _: requests.post(server.url + path, json=body, timeout=120), range(24)))
         codes = {r.status_code for r in responses}
         assert codes <= {200, 429} and 429 in codes and 200 in codes
         rejected = next(r for r in responses if r.status_code == 429)
@@ -71,11 +82,12 @@ def test_full_queue_answers_429_with_retry_after(tmp_path, tiny_models):
         server.stop()
 
 
-def test_request_timeout_answers_504_and_server_stays_healthy(tmp_path, tiny_models):
+@pytest.mark.parametrize("work", list(SLOW))
+def test_request_timeout_answers_504_and_server_stays_healthy(tmp_path, tiny_models, work):
+    path, body = SLOW[work]
     server = server_with(tmp_path, tiny_models, AIQA_REQUEST_TIMEOUT_S="0.05")
     try:
-        body = {"model": "tiny-lm", "inputs": [LONG] * 8, "max_length": 64, "stride": 1}
-        response = requests.post(server.url + "/v1/perplexity", json=body, timeout=120)
+        response = requests.post(server.url + path, json=body, timeout=120)
         assert response.status_code == 504 and response.json()["type"] == "urn:aiqa:problem:timeout"
         assert requests.get(server.url + "/livez").status_code == 200
     finally:

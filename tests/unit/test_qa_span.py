@@ -27,7 +27,7 @@ def test_words_keep_inner_punctuation_and_drop_the_final_stop():
 
 def test_rows_decode_to_the_slices_they_score(plain_lm):
     spans = span_qa.words(CONTEXT)
-    for row in span_qa.candidate_rows(plain_lm, CONTEXT, spans, 3, " "):
+    for row in plain_lm.span_qa.candidate_rows(CONTEXT, spans, 3, " "):
         for k, end in enumerate(row.ends):
             text = CONTEXT[spans[row.first][0]:spans[row.first + k][1]]
             assert plain_lm.tokenizer.decode(row.ids[:end]) == " " + text
@@ -45,9 +45,10 @@ def direct_scores(lm, prompt, rows):
 @pytest.mark.parametrize("chunk_tokens", [512, 7, 1])
 def test_cached_packed_scores_equal_scoring_each_span_alone(plain_lm, monkeypatch, chunk_tokens):
     monkeypatch.setattr(span_qa, "CHUNK_TOKENS", chunk_tokens)  # 1: one row per forward pass
-    prompt = span_qa.build_prompt(plain_lm, "Where?", CONTEXT)  # leaves room for the end token
-    rows = span_qa.candidate_rows(plain_lm, CONTEXT, span_qa.words(CONTEXT), 3, prompt.lead)
-    packed, null = span_qa.span_scores(plain_lm, prompt, rows)
+    qa = plain_lm.span_qa
+    prompt = qa.build_prompt("Where?", CONTEXT)  # leaves room for the end token
+    rows = qa.candidate_rows(CONTEXT, span_qa.words(CONTEXT), 3, prompt.lead)
+    packed, null = qa.span_scores(prompt, rows)
     for ours, direct in zip(packed, direct_scores(plain_lm, prompt, rows)):
         np.testing.assert_allclose(ours, direct, atol=1e-4)
     assert null == pytest.approx(plain_lm.token_logprobs([(prompt.ids + [prompt.end_id], len(prompt.ids))])[0][0],
@@ -109,8 +110,9 @@ def test_smollm2_answers_simple_factoid_questions(default_app):
 @pytest.mark.slow
 def test_smollm2_packed_scores_equal_scoring_each_span_alone(smollm2):
     context, question, _ = FACTOIDS[0]
-    prompt = span_qa.build_prompt(smollm2, question, context)
-    rows = span_qa.candidate_rows(smollm2, context, span_qa.words(context), 5, prompt.lead)[8:14]
-    packed, _ = span_qa.span_scores(smollm2, prompt, rows)
+    qa = smollm2.span_qa
+    prompt = qa.build_prompt(question, context)
+    rows = qa.candidate_rows(context, span_qa.words(context), 5, prompt.lead)[8:14]
+    packed, _ = qa.span_scores(prompt, rows)
     for ours, direct in zip(packed, direct_scores(smollm2, prompt, rows)):
         np.testing.assert_allclose(ours, direct, atol=2e-3)
