@@ -6,8 +6,11 @@ from flask import Flask
 
 
 def create_app(test_config=None) -> Flask:
-    """Build the app: config, errors, metrics and logs, model registry, blueprints."""
-    from . import errors, observability, security
+    """Build the app: config, errors, metrics and logs, model registry, job store, evaluation store,
+    the metric modules' preload, blueprints."""
+    import threading
+
+    from . import errors, jobs, observability, scoring, security
     from .api import docs, register_blueprints
     from .config import load_config
 
@@ -18,9 +21,14 @@ def create_app(test_config=None) -> Flask:
     observability.init_app(app)
     security.init_app(app)  # after observability, so a refused request still gets its id and is counted
     _registry(app).init_app(app)
+    jobs.init_app(app)
     if app.config["STORE"]:
         from .store import Store
         Store().init_app(app)
+    if app.config["LOAD_MODELS"]:
+        # Workers that load models also import the metric modules, in the background, so the first
+        # metric request does not pay for importing evaluate.
+        threading.Thread(target=scoring.preload, name="aiqa-metric-loader", daemon=True).start()
     register_blueprints(app)
     app.register_blueprint(docs.bp)
     return app

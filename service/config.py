@@ -118,10 +118,13 @@ def from_environ(environ=None) -> dict:
     return overrides
 
 
+def read_config(test_config=None, environ=None) -> dict:
+    """The settings: defaults, then the environment, then test_config."""
+    config = {**DEFAULTS, **from_environ(environ), **(test_config or {})}
+    config["CACHE_DIR"] = os.path.expanduser(config["CACHE_DIR"])
+    return config
+
+
 def load_config(app, test_config=None, environ=None) -> None:
     """Fill app.config from defaults, the environment and test_config, in that order."""
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_mapping(from_environ(environ))
-    if test_config:
-        app.config.from_mapping(test_config)
-    app.config["CACHE_DIR"] = os.path.expanduser(app.config["CACHE_DIR"])
+    app.config.from_mapping(read_config(test_config, environ))

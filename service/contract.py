@@ -11,7 +11,18 @@ layer above chooses the status (errors.input_problem: 422, or 413 for input that
 does not fit the device). Standard library only: the gunicorn master imports it through
 service.engine and must never import torch.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelSpec:
+    """One entry of a profile's `models:` list: what the registry hands a model kind to load."""
+    name: str
+    task: str
+    source: str | None = None
+    base: str | None = None          # for models built on another model (zero-shot classifiers)
+    revision: str | None = None
+    options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""ModelRegistry: profile -> loaded, warmed models, one set per worker process.
+"""ModelRegistry: profile -> loaded, warmed models, one set per process that holds models.
 
-Created unbound at import, bound by init_app(app). Loading runs once per worker when the app is
-created (in a background thread by default, so /livez answers and /readyz reports progress). A
-model that fails to load is kept with its reason; the others serve.
+Created unbound at import, bound by init_app(app) (a worker) or start(config) (the model process).
+Loading runs once, in a background thread by default, so /livez answers and /readyz reports
+progress. A model that fails to load is kept with its reason; the others serve.
+
+ModelLookup is what every registry answers (readiness, describe, get, defaults) from its slots;
+the model process's view in a worker (engine.client.RemoteRegistry) shares it and loads nothing.
+The model kinds are imported where models are loaded, not at import.
 """
 import importlib.resources
 import logging
@@ -13,9 +17,8 @@ import time
 import yaml
 
 from .batching import BatchSettings
+from .contract import ModelSpec
 from .errors import ModelNotFound, ModelUnavailable, WrongTask
-from .models import DERIVED, LOADERS, ModelSpec, resolve_device, resolve_dtype
-from .models.sources import resolve
 from .observability import MODEL_LOADED
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ class ProfileError(ValueError):
 
 def read_profile(profile: str | None, models_file: str | None) -> dict:
     """Read a shipped profile by name, or a YAML file by path (AIQA_MODELS wins over AIQA_PROFILE)."""
+    from .models import DERIVED, LOADERS
     if models_file:
         with open(models_file) as fh:
             text = fh.read()
@@ -61,8 +65,9 @@ def read_profile(profile: str | None, models_file: str | None) -> dict:
 class Slot:
     """A configured model and what became of it."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, capabilities: frozenset):
         self.spec = spec
+        self.capabilities = capabilities  # what its kind serves, known before it loads
         self.state = PENDING
         self.error: str | None = None
         self.model = None
@@ -81,24 +86,77 @@ class Slot:
         return info
 
 
-class ModelRegistry:
+class ModelLookup:
+    """The answers every registry gives from its slots: readiness, descriptions, the model for a
+    capability. Slots have `spec`, `capabilities`, `state`, `error`, `model` and describe()."""
+
     def __init__(self):
-        self.slots: dict[str, Slot] = {}
+        self.slots: dict = {}
         self.defaults: dict[str, str] = {}
         self.config = {}
+
+    def readiness(self) -> tuple[bool, dict]:
+        missing = {name: (slot.error or slot.state) for name, slot in self.slots.items() if slot.state != READY}
+        return not missing, missing
+
+    def describe(self) -> list[dict]:
+        return [slot.describe() for slot in self.slots.values()]
+
+    def get(self, name: str | None, capability: str):
+        """The ready model called `name` (or the default for `capability`) that can do `capability`."""
+        name = name or self.default_name(capability)
+        model = self.ready(name)
+        if not model.can(capability):
+            task = self.slots[name].spec.task
+            raise WrongTask(f"model {name!r} ({task}) cannot serve {capability}",
+                            errors={"model": [f"{name!r} is a {task} model"]})
+        return model
+
+    def ready(self, name: str):
+        """The model called `name`; 404 when there is none, 503 while it loads or after it failed."""
+        slot = self.slots.get(name)
+        if slot is None:
+            raise ModelNotFound(f"no model named {name!r}; known models: {sorted(self.slots)}",
+                                errors={"model": [f"unknown model {name!r}"]})
+        if slot.state == FAILED:
+            raise ModelUnavailable(f"model {name!r} failed to load: {slot.error}")
+        if slot.state != READY:
+            raise ModelUnavailable(f"model {name!r} is {slot.state}; retry shortly", headers={"Retry-After": "5"})
+        return slot.model
+
+    def default_name(self, capability: str) -> str:
+        if capability in self.defaults:
+            return self.defaults[capability]
+        for name, slot in self.slots.items():
+            if capability in slot.capabilities:
+                return name
+        raise ModelNotFound(f"no model in this profile serves {capability}")
+
+
+class ModelRegistry(ModelLookup):
+    """The models of this process: read from the profile, loaded, warmed."""
+
+    def __init__(self):
+        super().__init__()
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
 
     def init_app(self, app) -> None:
-        self.config = app.config
-        profile = read_profile(app.config["PROFILE"], app.config["MODELS"])
-        self.slots = {spec.name: Slot(spec) for spec in profile["models"]}
-        self.defaults = profile["defaults"]
         app.extensions["aiqa.registry"] = self
-        if not app.config["LOAD_MODELS"]:
+        self.start(app.config)
+
+    def start(self, config) -> None:
+        """Read the profile named by `config` and load its models (in the background by default)."""
+        from .models import DERIVED, LOADERS
+        self.config = config
+        profile = read_profile(config["PROFILE"], config["MODELS"])
+        self.slots = {spec.name: Slot(spec, (LOADERS.get(spec.task) or DERIVED[spec.task]).capabilities)
+                      for spec in profile["models"]}
+        self.defaults = profile["defaults"]
+        if not config["LOAD_MODELS"]:
             self._done.set()
             return
-        if app.config["LOAD_IN_BACKGROUND"]:
+        if config["LOAD_IN_BACKGROUND"]:
             self._thread = threading.Thread(target=self.load_all, name="aiqa-model-loader", daemon=True)
             self._thread.start()
         else:
@@ -117,6 +175,7 @@ class ModelRegistry:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.manual_seed(0)
+        from .models import DERIVED
         try:
             # Models with weights first; derived ones need their base loaded.
             for slot in sorted(self.slots.values(), key=lambda s: s.spec.task in DERIVED):
@@ -125,6 +184,8 @@ class ModelRegistry:
             self._done.set()
 
     def _load(self, slot: Slot) -> None:
+        from .models import DERIVED, LOADERS, resolve_device, resolve_dtype
+        from .models.sources import resolve
         spec = slot.spec
         slot.state = LOADING
         started = time.perf_counter()
@@ -168,50 +229,7 @@ class ModelRegistry:
         """Block until loading has finished (for tests and scripts); True when it did."""
         return self._done.wait(timeout)
 
-    # -- lookup --------------------------------------------------------------------------------
-    def readiness(self) -> tuple[bool, dict]:
-        missing = {name: (slot.error or slot.state) for name, slot in self.slots.items() if slot.state != READY}
-        return not missing, missing
 
-    def describe(self) -> list[dict]:
-        return [slot.describe() for slot in self.slots.values()]
-
-    def get(self, name: str | None, capability: str):
-        """The ready model called `name` (or the default for `capability`) that can do `capability`."""
-        name = name or self.default_name(capability)
-        model = self.ready(name)
-        if not model.can(capability):
-            task = self.slots[name].spec.task
-            raise WrongTask(f"model {name!r} ({task}) cannot serve {capability}",
-                            errors={"model": [f"{name!r} is a {task} model"]})
-        return model
-
-    def ready(self, name: str):
-        """The model called `name`; 404 when there is none, 503 while it loads or after it failed."""
-        slot = self.slots.get(name)
-        if slot is None:
-            raise ModelNotFound(f"no model named {name!r}; known models: {sorted(self.slots)}",
-                                errors={"model": [f"unknown model {name!r}"]})
-        if slot.state == FAILED:
-            raise ModelUnavailable(f"model {name!r} failed to load: {slot.error}")
-        if slot.state != READY:
-            raise ModelUnavailable(f"model {name!r} is {slot.state}; retry shortly", headers={"Retry-After": "5"})
-        return slot.model
-
-    def default_name(self, capability: str) -> str:
-        if capability in self.defaults:
-            return self.defaults[capability]
-        for name, slot in self.slots.items():
-            if capability in _capabilities_of(slot.spec.task):
-                return name
-        raise ModelNotFound(f"no model in this profile serves {capability}")
-
-
-def _capabilities_of(task: str) -> frozenset:
-    kind = LOADERS.get(task) or DERIVED.get(task)
-    return kind.capabilities if kind else frozenset()
-
-
-def current_registry() -> ModelRegistry:
+def current_registry() -> ModelLookup:
     from flask import current_app
     return current_app.extensions["aiqa.registry"]

@@ -6,7 +6,7 @@ import base64
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from .. import jobs, operations
+from .. import operations
 from ..errors import APIError, ValidationFailed
 from ..jobs import SUCCEEDED, current_jobs
 from ..registry import current_registry
@@ -14,7 +14,6 @@ from ..schemas import image_schema
 from . import load_body
 
 bp = Blueprint("images", __name__, url_prefix="/v1")
-bp.record_once(lambda state: jobs.init_app(state.app))
 PNG = "image/png"
 
 

@@ -1,6 +1,4 @@
 """Metrics as a service: scores for predictions other services made, with intervals and comparisons."""
-import threading
-
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import scoring
@@ -13,14 +11,6 @@ from ..scoring.schemas import (
 from . import load_body
 
 bp = Blueprint("metrics", __name__, url_prefix="/v1")
-
-
-@bp.record_once
-def _preload_modules(state):
-    # Workers that load models also load the metric modules, in the background, so the first
-    # metric request does not pay for importing evaluate.
-    if state.app.config["LOAD_MODELS"]:
-        threading.Thread(target=scoring.preload, name="aiqa-metric-loader", daemon=True).start()
 
 
 @bp.before_request

@@ -12,8 +12,8 @@ from multiprocessing.connection import Client
 
 from . import AUTHKEY_ENV, CALLS, SOCKET_ENV
 from ..errors import ModelUnavailable, Timeout
-from ..models import ModelSpec
-from ..registry import FAILED, READY, ModelRegistry
+from ..contract import ModelSpec
+from ..registry import FAILED, READY, ModelLookup
 
 UNREACHABLE = "model process"
 
@@ -111,6 +111,7 @@ class RemoteModel:
 class _RemoteSlot:
     def __init__(self, entry: dict, client: EngineClient):
         self.spec = ModelSpec(name=entry["name"], task=entry["task"], source=entry["source"], base=entry["base"])
+        self.capabilities = entry["capabilities"]
         self.state, self.error = entry["state"], entry["error"]
         self._description = entry["describe"]
         self.model = RemoteModel(client, entry["attributes"], entry["describe"]) if entry["attributes"] else None
@@ -119,8 +120,8 @@ class _RemoteSlot:
         return dict(self._description)
 
 
-class RemoteRegistry(ModelRegistry):
-    """ModelRegistry's answers, from the model process's registry."""
+class RemoteRegistry(ModelLookup):
+    """A registry's answers, from the model process's registry: it loads nothing itself."""
 
     def __init__(self, client: EngineClient):
         super().__init__()

@@ -28,7 +28,7 @@ def snapshot(registry) -> dict:
         model = slot.model
         slots.append({
             "name": name, "task": slot.spec.task, "source": slot.spec.source, "base": slot.spec.base,
-            "state": slot.state, "error": slot.error, "describe": slot.describe(),
+            "capabilities": slot.capabilities, "state": slot.state, "error": slot.error, "describe": slot.describe(),
             "attributes": {key: getattr(model, key) for key in ATTRIBUTES if hasattr(model, key)} if model else {},
         })
     return {"pid": os.getpid(), "defaults": registry.defaults, "slots": slots,
@@ -117,16 +117,22 @@ def _stop(*_) -> None:
 
 
 def main() -> None:
-    from .. import create_app
+    from ..config import read_config
+    from ..observability import configure_logging
+    from ..registry import ModelRegistry
     address, authkey = os.environ[SOCKET_ENV], os.environ[AUTHKEY_ENV].encode()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stop)
     if os.environ.get("AIQA_ENGINE_PARENT"):
         threading.Thread(target=_exit_with_parent, args=(int(os.environ["AIQA_ENGINE_PARENT"]),), daemon=True).start()
-    app = create_app({"ENGINE": "inline", "STORE": False})  # loads the models in the background
+    # The registry alone: no Flask app, job store, evaluation store or metric modules here.
+    config = read_config({"ENGINE": "inline", "STORE": False})
+    configure_logging(config["LOG_LEVEL"])
+    registry = ModelRegistry()
+    registry.start(config)  # loads the models in the background
     if os.path.exists(address):
         os.remove(address)  # left by a predecessor that was killed
-    server = EngineServer(app.extensions["aiqa.registry"], address, authkey)
+    server = EngineServer(registry, address, authkey)
     log.info("model process listening", extra={"fields": {"pid": os.getpid()}})
     sys.stdout.flush()
     server.serve_forever()

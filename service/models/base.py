@@ -3,21 +3,10 @@ import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 
 from ..batching import Batcher, BatchSettings
+from ..contract import ModelSpec  # noqa: F401 (the spec each kind's load() takes; re-exported)
 from ..observability import BATCH_SIZE, INFERENCE_DURATION
-
-
-@dataclass
-class ModelSpec:
-    """One entry of a profile's `models:` list."""
-    name: str
-    task: str
-    source: str | None = None
-    base: str | None = None          # for models built on another model (zero-shot classifiers)
-    revision: str | None = None
-    options: dict = field(default_factory=dict)
 
 
 def resolve_device(requested: str | None) -> str:

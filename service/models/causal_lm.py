@@ -140,7 +140,8 @@ class CausalLM(ModelWrapper):
             ids = self.encode(text)
             if len(ids) < 2:
                 # A text with fewer than two tokens has no token to predict.
-                raise InputError(None, "inputs", f"inputs[{index}] has {len(ids)} token(s); perplexity needs at least 2")
+                raise InputError(None, "inputs",
+                                 f"inputs[{index}] has {len(ids)} token(s); perplexity needs at least 2")
             windows = self.perplexity_windows(ids, max_length, stride)
             rows.extend(windows)
             owner.extend([index] * len(windows))

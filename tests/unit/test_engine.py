@@ -156,3 +156,40 @@ def test_the_engine_setting_is_checked_when_the_app_is_made(monkeypatch):
     monkeypatch.delenv("AIQA_ENGINE_SOCKET", raising=False)
     with pytest.raises(RuntimeError, match="gunicorn.conf.py"):
         create_app({"ENGINE": "process", "LOAD_MODELS": False})
+
+
+MODEL_PROCESS = """
+import json, os, sys, threading
+from service.engine import server
+from service.engine.client import EngineClient, RemoteRegistry
+
+
+def check():  # a worker's view, from a thread: the model process itself runs in the main thread
+    key = os.environ["AIQA_ENGINE_AUTHKEY"].encode()
+    remote = RemoteRegistry(EngineClient(os.environ["AIQA_ENGINE_SOCKET"], key, 30))
+    loaded = remote.wait(120)
+    print(json.dumps({"ready": loaded and remote.readiness()[0], "default": remote.default_name("classify"),
+                      "loaded": sorted(name for name in ("service.api", "service.jobs", "service.scoring",
+                                                        "service.store") if name in sys.modules)}), flush=True)
+    os._exit(0)
+
+
+threading.Thread(target=check, daemon=True).start()
+server.main()
+"""
+
+
+def test_the_model_process_builds_its_registry_without_the_app(tiny_profile, tmp_path):
+    """No Flask app, blueprints, job store, evaluation store or metric modules in the model process:
+    only the registry and the socket."""
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "AIQA_MODELS": tiny_profile, "AIQA_CACHE_DIR": str(tmp_path), "AIQA_LOG_LEVEL": "WARNING",
+           "AIQA_ENGINE_SOCKET": str(tmp_path / "engine.sock"), "AIQA_ENGINE_AUTHKEY": secrets.token_hex(16)}
+    done = subprocess.run([sys.executable, "-c", MODEL_PROCESS], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer == {"ready": True, "default": "tiny-classifier", "loaded": []}
+    assert not (tmp_path / "jobs").exists()
