@@ -53,6 +53,11 @@ def post_fork(server, worker):
     # Share the cores between workers instead of letting each take them all.
     cores = os.cpu_count() or 1
     os.environ.setdefault("AIQA_TORCH_THREADS", str(max(1, cores // max(1, workers))))
+    if os.environ.get("AIQA_ENGINE", "inline") == "process":
+        # This worker runs no model; the model process does. evaluate, which the metric modules
+        # import, would import transformers for pipelines this worker never builds, and transformers
+        # torch (about 300 MB a worker): make that import fail, as evaluate allows for.
+        sys.modules.setdefault("transformers", None)
 
 
 def _mark_dead(pid):

@@ -2,8 +2,6 @@
 import json
 import os
 
-import torch
-
 from .base import ModelWrapper, batches, load_pretrained
 
 
@@ -28,11 +26,13 @@ class Embedder(ModelWrapper):
     def warmup(self) -> None:
         self.embed(["Warm-up text."])
 
-    def embed(self, texts: list[str]) -> torch.Tensor:
-        """Normalised embeddings, one row per text, in input order."""
+    def embed(self, texts: list[str]):
+        """Normalised embeddings (a torch tensor), one row per text, in input order."""
+        import torch
         return torch.stack(self.batched("embed", self._embed_batch, texts))
 
-    def _embed_batch(self, texts: list[str]) -> list[torch.Tensor]:
+    def _embed_batch(self, texts: list[str]) -> list:
+        import torch
         out = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for chunk in batches(order, self.max_batch_size):

@@ -11,8 +11,6 @@ response echoes make every image again. Options in the profile:
 import io
 import json
 
-import torch
-
 from ..contract import InputError
 from .base import ModelWrapper
 
@@ -101,6 +99,7 @@ class TextToImage(ModelWrapper):
                  guidance_scale: float, negative_prompt: str | None = None, on_step=None) -> list:
         """One PIL image per seed. on_step(step, steps) runs after every denoising step; an exception
         it raises ends the run there (that is how a cancelled job stops)."""
+        import torch
         generators = [torch.Generator(self.device).manual_seed(seed) for seed in seeds]
         kwargs = {}
         if on_step is not None:

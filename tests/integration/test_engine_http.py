@@ -77,9 +77,13 @@ def test_errors_keep_their_status_and_place(engine_server, tiny_app, path, body,
     assert strip(remote.json()) == strip(local.get_json())
 
 
-def test_the_master_stays_free_of_torch_and_one_process_holds_the_models(engine_server):
-    maps = Path(f"/proc/{engine_server.process.pid}/maps").read_text()
-    assert "libtorch" not in maps
+def test_the_master_and_the_workers_stay_free_of_torch_and_one_process_holds_the_models(engine_server):
+    # A metric request first: the workers have then imported the metric modules (and evaluate).
+    answer = requests.post(engine_server.url + "/v1/metrics/f1", json={"predictions": [1, 0], "references": [1, 1]})
+    assert answer.status_code == 200
+    pids = [engine_server.process.pid, *worker_pids(engine_server.process.pid)]
+    holding = [pid for pid in pids if "libtorch" in Path(f"/proc/{pid}/maps").read_text()]
+    assert holding == [model_process(engine_server)]
     models = requests.get(engine_server.url + "/v1/models", timeout=10).json()["models"]
     assert {m["name"]: m["state"] for m in models} == dict.fromkeys(
         ["tiny-classifier", "tiny-lm", "tiny-qa", "tiny-ner", "tiny-embed", "tiny-sd"], "ready")
