@@ -187,8 +187,15 @@ def handle_input_error(exc):
     return problem_response(input_problem(exc))
 
 
+def handle_recursion_error(exc: RecursionError):
+    """Input nested deeper than the code that walks it can go (the JSON encoder, a hash of the
+    inputs): the request's fault, not the server's."""
+    return problem_response(MalformedRequest("the request nests arrays or objects too deeply to be handled"))
+
+
 def init_app(app) -> None:
     from .contract import InputError
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(InputError, handle_input_error)
+    app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -159,6 +159,9 @@ def _report_fields(errors, body: dict, counts: dict) -> None:
     for key in ("passed",):
         if key in body and not isinstance(body[key], bool):
             errors.add(key, "Must be true or false.")
+    for key, nullable in (("file", False), ("service", True), ("canary", True)):
+        if key in body and not (isinstance(body[key], str) or (body[key] is None and nullable)):
+            errors.add(key, "Must be a string or null." if nullable else "Must be a string.")
 
 
 def read_run(body: dict, config, cases_text: str | None = None) -> dict:

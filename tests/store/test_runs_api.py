@@ -202,14 +202,16 @@ def test_a_retry_with_other_spacing_and_key_order_is_a_replay_not_a_conflict(api
 def test_case_bodies_come_back_as_they_were_sent_whatever_they_hold(api):
     """The database splits the cases array into rows itself; what it keeps is each case, exactly."""
     import json
-    odd = ["nul \u0000 inside", "half a pair \ud800", "line\u2028separator", "emoji \U0001F600", "quote \" and \\",
+    odd = ["nul \u0000 inside", "line\u2028separator", "emoji \U0001F600", "quote \" and \\",
            "<script>alert(1)</script>", "é ß 中文"]
     body = run(["passed"] * len(odd), run_id="odd")
     for case, text in zip(body["cases"], odd):
         case["attempts"][0]["reply"] = text
-        case["big"], case["tiny"], case["nested"] = 12345678901234567890123, 1e-300, {"a": [[], {}, None, True]}
-    sent = json.dumps(body, ensure_ascii=False).replace("\ud800", "\\ud800")  # raw UTF-8, the half pair escaped
-    answer = api.post("/v1/runs", data=sent.encode(), content_type="application/json")
+        case["big"], case["tiny"], case["nested"] = 2**63 - 1, 1e-300, {"a": [[], {}, None, True]}
+    answer = api.post("/v1/runs", data=json.dumps(body, ensure_ascii=False).encode(), content_type="application/json")
     assert answer.status_code == 201, answer.get_json()
     assert api.get("/v1/runs/odd").get_json()["cases"] == body["cases"]
     assert api.post("/v1/runs", json=body).status_code == 200  # the same content, escaped: a replay
+    body["cases"][2]["attempts"][0]["reply"] = "half a pair \ud800"  # valid JSON, not text
+    refused = api.post("/v1/runs", json=body | {"id": "half"})
+    assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["cases[2].attempts[0].reply"]
