@@ -11,7 +11,9 @@ import tempfile
 
 bind = os.environ.get("AIQA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("AIQA_WORKERS", "1"))
-worker_class = "gthread"
+# gthread, with each request read whole in the worker's event loop before it takes a thread, so slow
+# clients cannot hold the request threads (408 after AIQA_READ_TIMEOUT_S); see service/serving.py.
+worker_class = "service.serving.BufferingWorker"
 threads = int(os.environ.get("AIQA_THREADS", "16"))
 preload_app = False
 # A worker silent for this long is killed and replaced. Models load in a background thread by
