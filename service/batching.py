@@ -45,9 +45,12 @@ class _Item:
     index: int
 
 
+DEFAULT_MAX_BATCH_SIZE = 8  # a profile's options.max_batch_size, when it gives none
+
+
 @dataclass
 class BatchSettings:
-    max_batch_size: int = 8
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     max_wait_ms: float = 5.0
     max_queue: int = 256
     timeout_s: float = 60.0

@@ -22,7 +22,6 @@ DEFAULTS = {
     "MAX_ITEMS": 256,
     "MAX_TEXT_CHARS": 20_000,
     "MAX_NEW_TOKENS": 512,
-    "MAX_LABELS": 32,
     # Metrics score predictions other services made, so they take far more items than a model does:
     # up to MAX_METRIC_ITEMS items (or seqeval tags) per request, in a body of up to
     # MAX_METRIC_CONTENT_LENGTH bytes on the /v1/metrics routes only. A bootstrap may redraw at most

@@ -4,12 +4,13 @@ Every answer names the model and its revision and echoes the parameters that cha
 so a score can be reproduced.
 """
 import base64
-import math
 import secrets
 
 from .contract import InputError
 from .errors import ValidationFailed, input_problem
+from .models.causal_lm import perplexity_answer
 from .models.image import SEED_SPACE, encode_png, image_seeds
+from .validation import window_problems
 
 
 def _identity(model) -> dict:
@@ -47,24 +48,12 @@ def classify(registry, data: dict) -> dict:
 
 def perplexity(registry, data: dict) -> dict:
     model = registry.get(data.get("model"), "perplexity")
-    max_length = data.get("max_length")
-    if max_length and max_length > model.max_length:
-        raise ValidationFailed(f"max_length {max_length} exceeds {model.name!r}'s limit of {model.max_length}",
-                               errors={"max_length": [f"At most {model.max_length}."]})
-    stride = data.get("stride")
-    if stride and not max_length and stride >= model.max_length:
-        raise ValidationFailed(f"stride must be smaller than max_length ({model.max_length})",
-                               errors={"stride": [f"Less than {model.max_length}."]})
-    results, max_length, stride = model.perplexity(data["inputs"], max_length, stride)
-    perplexities = [r.perplexity for r in results]
-    return {
-        **_identity(model),
-        "perplexities": perplexities,
-        "mean_perplexity": math.fsum(perplexities) / len(perplexities),
-        "token_counts": [r.token_count for r in results],
-        "max_length": max_length,
-        "stride": stride,
-    }
+    max_length, stride = data.get("max_length"), data.get("stride")
+    problems = window_problems(max_length, stride, model.max_length)
+    if problems:
+        raise ValidationFailed(f"{' and '.join(problems)} too large for {model.name!r}'s window of "
+                               f"{model.max_length} tokens", errors={key: [text] for key, text in problems.items()})
+    return {**_identity(model), **perplexity_answer(*model.perplexity(data["inputs"], max_length, stride))}
 
 
 def generate(registry, data: dict) -> dict:

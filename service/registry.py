@@ -16,7 +16,7 @@ import time
 
 import yaml
 
-from .batching import BatchSettings
+from .batching import DEFAULT_MAX_BATCH_SIZE, BatchSettings
 from .contract import ModelSpec
 from .errors import ModelNotFound, ModelUnavailable, WrongTask
 from .observability import MODEL_LOADED
@@ -219,7 +219,7 @@ class ModelRegistry(ModelLookup):
     def batch_settings(self, spec: ModelSpec) -> BatchSettings:
         options, config = spec.options, self.config
         return BatchSettings(
-            max_batch_size=int(options.get("max_batch_size", 8)),
+            max_batch_size=int(options.get("max_batch_size", DEFAULT_MAX_BATCH_SIZE)),
             max_wait_ms=float(options.get("max_wait_ms", config["MAX_WAIT_MS"])),
             max_queue=int(options.get("max_queue", config["MAX_QUEUE"])),
             timeout_s=float(config["REQUEST_TIMEOUT_S"]),

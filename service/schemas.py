@@ -4,12 +4,13 @@ A field that is invalid raises a ValidationError (422, with per-field messages);
 MAX_ITEMS raises PayloadTooLarge (413) so callers know to split the request rather than fix it.
 """
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from aiqa_client import comparison
 
 from .errors import PayloadTooLarge
 from .store import pages
+from .validation import StrictSchema, stride_below_window
 
 
 def _limit(name: str) -> int:
@@ -83,10 +84,7 @@ class Pairs(fields.Field):
         return pairs
 
 
-class RequestSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class RequestSchema(StrictSchema):
     model = fields.String(validate=validate.Length(min=1, max=200))
 
 
@@ -113,16 +111,10 @@ class PerplexitySchema(RequestSchema):
 
     @validates_schema
     def stride_below_window(self, data, **kwargs):
-        max_length, stride = data.get("max_length"), data.get("stride")
-        if max_length and stride and stride >= max_length:
-            raise ValidationError(
-                "Must be smaller than max_length, so every window keeps at least one token of context.", "stride")
+        stride_below_window(data)
 
 
-class MessageSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class MessageSchema(StrictSchema):
     role = fields.String(required=True, validate=validate.OneOf(["system", "user", "assistant"]))
     content = Text(required=True)
 
@@ -182,8 +174,7 @@ def _swap_row_error(row) -> list | None:
 
 
 class CounterfactualSchema(ClassifySchema):
-    class Meta:
-        unknown = RAISE
+    class Meta(StrictSchema.Meta):
         exclude = ("top_k",)
 
     swaps = Swaps(load_default="gender")
@@ -195,10 +186,7 @@ class CounterfactualSchema(ClassifySchema):
 counterfactual_schema = CounterfactualSchema()
 
 
-class QAPairSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class QAPairSchema(StrictSchema):
     question = Text(required=True)
     context = Text(required=True)
 
@@ -302,11 +290,8 @@ image_schema = ImageSchema()
 
 
 # -- runs and evaluations: query strings ---------------------------------------------------------
-class QuerySchema(Schema):
+class QuerySchema(StrictSchema):
     """Query parameters; times carry their zone and are kept as naive UTC, as the store keeps them."""
-
-    class Meta:
-        unknown = RAISE
 
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
@@ -332,10 +317,7 @@ class EvaluationListQuery(QuerySchema):
     kind = fields.String(validate=validate.OneOf(["metric", "compare", "fairness"]))
 
 
-class CompareQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
+class CompareQuery(StrictSchema):
     baseline = fields.String(required=True, validate=validate.Length(min=1, max=64))
     alpha = fields.Float(load_default=comparison.ALPHA, allow_nan=False,
                          validate=validate.Range(min=0, max=0.5, min_inclusive=False))

@@ -4,7 +4,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
-from ..batching import Batcher, BatchSettings
+from ..batching import DEFAULT_MAX_BATCH_SIZE, Batcher, BatchSettings
 from ..contract import ModelSpec  # noqa: F401 (the spec each kind's load() takes; re-exported)
 from ..observability import BATCH_SIZE, INFERENCE_DURATION
 
@@ -63,6 +63,15 @@ class ModelWrapper(ABC):
 
     task: str = ""
     capabilities: frozenset = frozenset()
+    auto_class: str = ""  # the transformers Auto class of a kind whose weights load as one model
+
+    @classmethod
+    def load(cls, spec: ModelSpec, source, device: str, dtype):
+        """The kind loaded from a resolved source: its model (of `auto_class`) and tokenizer. Kinds
+        built otherwise (embeddings, images, zero-shot on a base model) override this."""
+        model, tokenizer = load_pretrained(cls.auto_class, source, device, dtype)
+        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
+                   revision=source.revision, source=source.uri)
 
     def __init__(self, spec: ModelSpec, *, device: str, dtype, revision: str, source: str):
         self.spec = spec
@@ -71,7 +80,7 @@ class ModelWrapper(ABC):
         self.dtype = dtype
         self.revision = revision
         self.source = source
-        self.max_batch_size = int(spec.options.get("max_batch_size", 8))
+        self.max_batch_size = int(spec.options.get("max_batch_size", DEFAULT_MAX_BATCH_SIZE))
         # One forward at a time per model: on a CPU, parallel forwards only fight over cores.
         self.lock = threading.RLock()
         self.batch_settings = BatchSettings(max_batch_size=self.max_batch_size)
@@ -90,6 +99,17 @@ class ModelWrapper(ABC):
             if batcher is None:
                 batcher = self._batchers[kind] = Batcher(self.name, fn, self.batch_settings, length, is_out_of_memory)
         return batcher.submit(payloads)
+
+    def by_length(self, items: list, length, run) -> list:
+        """`run(part)` over `items` sorted by `length`, in parts of at most max_batch_size (similar
+        lengths pad little), each part's outputs put back in the items' order: the loop of every
+        kind's batch function."""
+        results = [None] * len(items)
+        order = sorted(range(len(items)), key=lambda i: length(items[i]))
+        for part in batches(order, self.max_batch_size):
+            for i, output in zip(part, run([items[i] for i in part])):
+                results[i] = output
+        return results
 
     @abstractmethod
     def warmup(self) -> None:

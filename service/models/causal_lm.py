@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..contract import InputError
-from .base import ModelWrapper, batches, load_pretrained
+from .base import ModelWrapper
 from .span_qa import SpanQA
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
@@ -38,9 +38,18 @@ class PerplexityResult:
     token_count: int
 
 
+def perplexity_answer(results: list, max_length: int, stride: int) -> dict:
+    """What /v1/perplexity and the perplexity metric answer from CausalLM.perplexity's results."""
+    perplexities = [float(result.perplexity) for result in results]
+    return {"perplexities": perplexities, "mean_perplexity": math.fsum(perplexities) / len(perplexities),
+            "token_counts": [int(result.token_count) for result in results], "max_length": max_length,
+            "stride": stride}
+
+
 class CausalLM(ModelWrapper):
     task = "causal-lm"
     capabilities = frozenset({"perplexity", "generate", "zero-shot", "classify", "loglikelihood", "qa"})
+    auto_class = "AutoModelForCausalLM"
 
     def __init__(self, spec, *, model, tokenizer, **kwargs):
         super().__init__(spec, **kwargs)
@@ -52,12 +61,6 @@ class CausalLM(ModelWrapper):
         self.use_chat_template = bool(spec.options.get("chat_template", tokenizer.chat_template is not None))
         self._calibrations: dict[tuple, np.ndarray] = {}
         self.span_qa = SpanQA(self)
-
-    @classmethod
-    def load(cls, spec, source, device, dtype):
-        model, tokenizer = load_pretrained("AutoModelForCausalLM", source, device, dtype)
-        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
-                   revision=source.revision, source=source.uri)
 
     def warmup(self) -> None:
         self.perplexity(["Warm-up text for the model."])
@@ -75,28 +78,25 @@ class CausalLM(ModelWrapper):
     def _token_logprobs_batch(self, rows: list[tuple[list[int], int]]) -> list[np.ndarray]:
         """Rows are sorted by length and padded on the right, so a row's scores do not depend on the
         rows it shares a batch with; only the positions that are predicted go through the LM head."""
+        return self.by_length(rows, lambda row: len(row[0]), self._token_logprobs_part)
+
+    def _token_logprobs_part(self, rows: list[tuple[list[int], int]]) -> list[np.ndarray]:
         import torch
-        results: list[np.ndarray | None] = [None] * len(rows)
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
-        for chunk in batches(order, self.max_batch_size):
-            width = max(len(rows[i][0]) for i in chunk)
-            input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            positions, targets, counts = [], [], []
-            for b, i in enumerate(chunk):
-                ids, n_context = rows[i]
-                input_ids[b, :len(ids)] = torch.tensor(ids)
-                mask[b, :len(ids)] = 1
-                positions.extend((b, p) for p in range(n_context - 1, len(ids) - 1))
-                targets.extend(ids[n_context:])
-                counts.append(len(ids) - n_context)
-            with self.forward(len(chunk)):
-                hidden = self.model.base_model(
-                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
-                logprobs = self._predicted_logprobs(hidden, positions, targets)
-            for i, row_logprobs in zip(chunk, np.split(logprobs, np.cumsum(counts)[:-1])):
-                results[i] = row_logprobs
-        return results
+        width = max(len(ids) for ids, _ in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        positions, targets, counts = [], [], []
+        for b, (ids, n_context) in enumerate(rows):
+            input_ids[b, :len(ids)] = torch.tensor(ids)
+            mask[b, :len(ids)] = 1
+            positions.extend((b, p) for p in range(n_context - 1, len(ids) - 1))
+            targets.extend(ids[n_context:])
+            counts.append(len(ids) - n_context)
+        with self.forward(len(rows)):
+            hidden = self.model.base_model(
+                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).last_hidden_state
+            logprobs = self._predicted_logprobs(hidden, positions, targets)
+        return np.split(logprobs, np.cumsum(counts)[:-1])
 
     def _predicted_logprobs(self, hidden, positions, targets) -> np.ndarray:
         """log p(target) at each (row, position) of `hidden`, all rows at once, one copy to the host.

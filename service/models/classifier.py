@@ -1,12 +1,13 @@
 """Sequence-classification heads (AutoModelForSequenceClassification), scored as the transformers
 text-classification pipeline scores them: sigmoid for one label or multi-label, softmax otherwise."""
 
-from .base import ModelWrapper, batches, load_pretrained
+from .base import ModelWrapper
 
 
 class SequenceClassifier(ModelWrapper):
     task = "text-classification"
     capabilities = frozenset({"classify"})
+    auto_class = "AutoModelForSequenceClassification"
 
     def __init__(self, spec, *, model, tokenizer, **kwargs):
         super().__init__(spec, **kwargs)
@@ -15,12 +16,6 @@ class SequenceClassifier(ModelWrapper):
         config = model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.sigmoid = config.num_labels == 1 or config.problem_type == "multi_label_classification"
-
-    @classmethod
-    def load(cls, spec, source, device, dtype):
-        model, tokenizer = load_pretrained("AutoModelForSequenceClassification", source, device, dtype)
-        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
-                   revision=source.revision, source=source.uri)
 
     def warmup(self) -> None:
         self.classify(["Warm-up text."])
@@ -32,13 +27,11 @@ class SequenceClassifier(ModelWrapper):
         return self.batched("classify", self._classify_batch, texts)
 
     def _classify_batch(self, texts):
-        results = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for chunk in batches(order, self.max_batch_size):
-            encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True, return_tensors="pt")
-            with self.forward(len(chunk)):
-                logits = self.model(**encoded.to(self.device)).logits.float()
-            scores = logits.sigmoid() if self.sigmoid else logits.softmax(-1)
-            for row, i in zip(scores.cpu().tolist(), chunk):
-                results[i] = dict(zip(self.labels, row))
-        return results
+        return self.by_length(texts, len, self._classify_part)
+
+    def _classify_part(self, texts):
+        encoded = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        with self.forward(len(texts)):
+            logits = self.model(**encoded.to(self.device)).logits.float()
+        scores = logits.sigmoid() if self.sigmoid else logits.softmax(-1)
+        return [dict(zip(self.labels, row)) for row in scores.cpu().tolist()]

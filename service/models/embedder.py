@@ -2,7 +2,7 @@
 import json
 import os
 
-from .base import ModelWrapper, batches, load_pretrained
+from .base import ModelWrapper, load_pretrained
 
 
 class Embedder(ModelWrapper):
@@ -32,20 +32,17 @@ class Embedder(ModelWrapper):
         return torch.stack(self.batched("embed", self._embed_batch, texts))
 
     def _embed_batch(self, texts: list[str]) -> list:
+        return self.by_length(texts, len, self._embed_part)
+
+    def _embed_part(self, texts: list[str]) -> list:
         import torch
-        out = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for chunk in batches(order, self.max_batch_size):
-            encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
-                                     max_length=self.max_seq_length, return_tensors="pt").to(self.device)
-            with self.forward(len(chunk)):
-                hidden = self.model(**encoded).last_hidden_state.float()
-                mask = encoded["attention_mask"].unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                normalised = torch.nn.functional.normalize(pooled, dim=-1).cpu()
-            for row, i in zip(normalised, chunk):
-                out[i] = row
-        return out
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
+                                 return_tensors="pt").to(self.device)
+        with self.forward(len(texts)):
+            hidden = self.model(**encoded).last_hidden_state.float()
+            mask = encoded["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return list(torch.nn.functional.normalize(pooled, dim=-1).cpu())
 
     def similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         unique = list(dict.fromkeys(text for pair in pairs for text in pair))

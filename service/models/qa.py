@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..contract import InputError
-from .base import ModelWrapper, batches, load_pretrained
+from .base import ModelWrapper
 
 
 @dataclass
@@ -38,6 +38,7 @@ def _select_starts_ends():
 class QuestionAnswerer(ModelWrapper):
     task = "question-answering"
     capabilities = frozenset({"qa"})
+    auto_class = "AutoModelForQuestionAnswering"
     default_max_answer_len = 15  # tokens, as the pipeline
 
     def __init__(self, spec, *, model, tokenizer, **kwargs):
@@ -51,12 +52,6 @@ class QuestionAnswerer(ModelWrapper):
             raise ValueError(f"doc_stride ({self.doc_stride}) must be smaller than max_seq_len ({self.max_seq_len})")
         self.question_first = tokenizer.padding_side == "right"
         self.select_starts_ends = _select_starts_ends()
-
-    @classmethod
-    def load(cls, spec, source, device, dtype):
-        model, tokenizer = load_pretrained("AutoModelForQuestionAnswering", source, device, dtype)
-        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
-                   revision=source.revision, source=source.uri)
 
     def warmup(self) -> None:
         self.answer([("What is this?", "This is a short text to warm the model up.")])
@@ -127,17 +122,14 @@ class QuestionAnswerer(ModelWrapper):
             chunk.start, chunk.end = start, end
 
     def _score_batch(self, chunks: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray]]:
-        results = [None] * len(chunks)
-        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].p_mask))
-        for part in batches(order, self.max_batch_size):
-            with self.forward(len(part)):
-                output = self.model(**self.padded([chunks[i] for i in part]))
-                starts = output.start_logits.float().cpu().numpy()
-                ends = output.end_logits.float().cpu().numpy()
-            for row, i in enumerate(part):
-                length = len(chunks[i].p_mask)
-                results[i] = (starts[row, :length], ends[row, :length])
-        return results
+        return self.by_length(chunks, lambda chunk: len(chunk.p_mask), self._score_part)
+
+    def _score_part(self, chunks: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray]]:
+        with self.forward(len(chunks)):
+            output = self.model(**self.padded(chunks))
+            starts = output.start_logits.float().cpu().numpy()
+            ends = output.end_logits.float().cpu().numpy()
+        return [(starts[row, :len(chunk.p_mask)], ends[row, :len(chunk.p_mask)]) for row, chunk in enumerate(chunks)]
 
     def padded(self, chunks: list[Chunk]) -> dict:
         """The chunks' features as tensors, padded on the right (pad id for ids, 0 for masks and types)."""

@@ -14,16 +14,16 @@ import re
 
 import numpy as np
 
-from .base import ModelWrapper, batches, load_pretrained
+from .base import ModelWrapper
 from ..contract import InputError
 
-AGGREGATIONS = ("none", "simple", "first", "average", "max")
 WHITESPACE_WORD = re.compile(r"\S+")
 
 
 class TokenClassifier(ModelWrapper):
     task = "token-classification"
     capabilities = frozenset({"ner"})
+    auto_class = "AutoModelForTokenClassification"
 
     def __init__(self, spec, *, model, tokenizer, **kwargs):
         from transformers import TokenClassificationPipeline
@@ -36,12 +36,6 @@ class TokenClassifier(ModelWrapper):
         self.window = min(tokenizer.model_max_length, positions)
         # Used for its post-processing only; our forward pass feeds it.
         self.pipeline = TokenClassificationPipeline(model=model, tokenizer=tokenizer, device=model.device)
-
-    @classmethod
-    def load(cls, spec, source, device, dtype):
-        model, tokenizer = load_pretrained("AutoModelForTokenClassification", source, device, dtype)
-        return cls(spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
-                   revision=source.revision, source=source.uri)
 
     def warmup(self) -> None:
         self.entities(["Warm-up text from Paris."])
@@ -81,17 +75,14 @@ class TokenClassifier(ModelWrapper):
 
     def _logits_batch(self, texts) -> list:
         """Token logits per text, [1, its own length], from padded batches (with concurrent requests')."""
-        results = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for part in batches(order, self.max_batch_size):
-            features = self.tokenizer([texts[i] for i in part], padding=True, padding_side="right",
-                                      return_tensors="pt").to(self.device)
-            with self.forward(len(part)):
-                logits = self.model(**features).logits.float().cpu()
-            lengths = features["attention_mask"].sum(-1).tolist()
-            for row, i in enumerate(part):
-                results[i] = logits[row:row + 1, :lengths[row]]
-        return results
+        return self.by_length(texts, len, self._logits_part)
+
+    def _logits_part(self, texts) -> list:
+        features = self.tokenizer(texts, padding=True, padding_side="right", return_tensors="pt").to(self.device)
+        with self.forward(len(texts)):
+            logits = self.model(**features).logits.float().cpu()
+        lengths = features["attention_mask"].sum(-1).tolist()
+        return [logits[row:row + 1, :length] for row, length in enumerate(lengths)]
 
     # -- post-processing -------------------------------------------------------------------------
     def group(self, output: dict, aggregation: str) -> list[dict]:

@@ -3,6 +3,7 @@
 The views call the functions exported here; everything below them is testable without HTTP.
 """
 from ..errors import UnsupportedMediaType
+from . import bootstrap
 from .analysis import compare, fairness
 from .catalog import catalog, describe
 from .loader import preload
@@ -22,8 +23,8 @@ def compute_table(registry, name: str, raw: bytes, query: dict) -> dict:
     params = load_params(spec, {k: v for k, v in query.items() if k in spec.params.fields})
     options = None
     if query.get("confidence"):
-        options = {"method": "bootstrap", "level": query.get("level", 0.95),
-                   "resamples": query.get("resamples", 1000), **({"seed": query["seed"]} if "seed" in query else {})}
+        options = {"method": "bootstrap", "level": query.get("level", bootstrap.LEVEL),
+                   "resamples": query.get("resamples", bootstrap.RESAMPLES), **({"seed": query["seed"]} if "seed" in query else {})}
     inputs = validated_inputs(spec, {"predictions": predictions, "references": references}, params)
     answer = score(spec, inputs, params, options, registry)
     answer["input"] = {"sentences": len(references), "tokens": sum(map(len, references))}

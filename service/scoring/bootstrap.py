@@ -12,6 +12,8 @@ from flask import current_app
 
 from ..errors import PayloadTooLarge
 
+LEVEL, RESAMPLES = 0.95, 1000  # what a request that asks for intervals gets when it says no more
+
 _CHUNK_ELEMENTS = 4_000_000  # bounds the memory of one batch of redrawn statistics (~32 MB)
 
 

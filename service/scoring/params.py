@@ -5,7 +5,9 @@ reads those defaults from its signature, so there is one source for each default
 """
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from ..validation import StrictSchema, stride_below_window
 
 
 class Label(fields.Field):
@@ -29,9 +31,8 @@ def _described(field, description: str):
     return field
 
 
-class Params(Schema):
-    class Meta:
-        unknown = RAISE
+class Params(StrictSchema):
+    """A metric's parameters."""
 
 
 class NoParams(Params):
@@ -140,5 +141,4 @@ class PerplexityParams(ModelParams):
 
     @validates_schema
     def stride_below_window(self, data, **kwargs):
-        if data.get("max_length") and data.get("stride") and data["stride"] >= data["max_length"]:
-            raise ValidationError("Must be smaller than max_length.", "stride")
+        stride_below_window(data)

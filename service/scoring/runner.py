@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from ..contract import InputError
 from ..errors import ValidationFailed, input_problem
+from ..validation import window_problems
 from ..observability import METRIC_COMPUTATIONS
 from . import bootstrap, loader
 from .inputs import check_label_params, label_type, prepare
@@ -83,10 +84,10 @@ def run(spec, inputs: dict, params: dict, registry) -> tuple[dict, dict]:
 
 def _check_model_limits(model, params: dict) -> None:
     limit = getattr(model, "max_length", None)
-    for field in ("max_length", "stride"):
-        if limit and params.get(field) and params[field] > limit - (field == "stride"):
-            raise ValidationFailed(f"params.{field} {params[field]} is too large for {model.name!r} "
-                                   f"(window {limit})", errors={"params": {field: [f"At most {limit}."]}})
+    problems = window_problems(params.get("max_length"), params.get("stride"), limit) if limit else {}
+    if problems:
+        raise ValidationFailed(f"params.{' and params.'.join(problems)} too large for {model.name!r}'s window of "
+                               f"{limit} tokens", errors={"params": {key: [text] for key, text in problems.items()}})
 
 
 def confidence(spec, inputs: dict, params: dict, result: dict, options: dict) -> dict:

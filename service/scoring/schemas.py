@@ -5,8 +5,10 @@ they must be (labels, texts, sentences of tags) depends on the metric; the limit
 config at request time.
 """
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from ..validation import StrictSchema
+from . import bootstrap
 from .params import Label
 
 _SEED = validate.Range(min=0, max=2**32 - 1)
@@ -19,15 +21,10 @@ def _check_resamples(value: int):
         raise ValidationError(f"Must be between 10 and {limit}.")
 
 
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-
 class ConfidenceSchema(StrictSchema):
     method = fields.String(load_default="bootstrap", validate=validate.OneOf(["bootstrap"]))
-    level = fields.Float(load_default=0.95, validate=_LEVEL, allow_nan=False)
-    resamples = fields.Integer(load_default=1000, validate=_check_resamples)
+    level = fields.Float(load_default=bootstrap.LEVEL, validate=_LEVEL, allow_nan=False)
+    resamples = fields.Integer(load_default=bootstrap.RESAMPLES, validate=_check_resamples)
     seed = fields.Integer(validate=_SEED)
 
 
@@ -93,8 +90,8 @@ class CompareSchema(StrictSchema):
     predictions_b = fields.Raw(required=True)
     params = fields.Dict(keys=fields.String())
     key = fields.String()
-    level = fields.Float(load_default=0.95, validate=_LEVEL, allow_nan=False)
-    resamples = fields.Integer(load_default=1000, validate=_check_resamples)
+    level = fields.Float(load_default=bootstrap.LEVEL, validate=_LEVEL, allow_nan=False)
+    resamples = fields.Integer(load_default=bootstrap.RESAMPLES, validate=_check_resamples)
     seed = fields.Integer(validate=_SEED)
 
 

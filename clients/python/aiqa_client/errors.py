@@ -79,10 +79,6 @@ class ModelNotFound(NotFound):
     """404: no model of that name is configured."""
 
 
-class MetricNotFound(NotFound):
-    """404: no metric of that name."""
-
-
 class JobNotFound(NotFound):
     """404: no image job with that id (never made, or its result expired)."""
 
@@ -167,7 +163,7 @@ class Timeout(APIError, TimeoutError):
 
 BY_SLUG = {
     "malformed-request": MalformedRequest, "unauthorized": Unauthorized, "not-found": NotFound,
-    "model-not-found": ModelNotFound, "metric-not-found": MetricNotFound, "method-not-allowed": MethodNotAllowed,
+    "model-not-found": ModelNotFound, "method-not-allowed": MethodNotAllowed,
     "payload-too-large": PayloadTooLarge, "unsupported-media-type": UnsupportedMediaType,
     "validation-error": ValidationFailed, "wrong-task": WrongTask, "overloaded": Overloaded,
     "model-unavailable": ModelUnavailable, "not-ready": NotReady, "timeout": Timeout,

@@ -1,0 +1,29 @@
+"""Rules that more than one schema or layer applies, each said once."""
+from marshmallow import RAISE, Schema, ValidationError
+
+
+class StrictSchema(Schema):
+    """A request schema: a field it does not declare is an error (422), never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def stride_below_window(data: dict) -> None:
+    """Perplexity windows: `stride` must be smaller than `max_length`, so every window keeps at
+    least one token of context (the request schemas and the perplexity metric's parameters)."""
+    max_length, stride = data.get("max_length"), data.get("stride")
+    if max_length and stride and stride >= max_length:
+        raise ValidationError(
+            "Must be smaller than max_length, so every window keeps at least one token of context.", "stride")
+
+
+def window_problems(max_length: int | None, stride: int | None, limit: int) -> dict:
+    """{field: message} for a window a model of `limit` tokens cannot read (/v1/perplexity and the
+    perplexity metric)."""
+    problems = {}
+    if max_length and max_length > limit:
+        problems["max_length"] = f"At most {limit}."
+    if stride and stride >= limit:
+        problems["stride"] = f"Less than {limit}."
+    return problems
