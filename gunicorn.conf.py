@@ -41,10 +41,10 @@ def on_starting(server):
     for name in os.listdir(directory):
         os.remove(os.path.join(directory, name))
     # AIQA_ENGINE=process: the models live in one model process that the workers hand their calls
-    # to (service/engine); started here, before the workers, and started again if it dies.
+    # to (service/model_process); started here, before the workers, and started again if it dies.
     if os.environ.get("AIQA_ENGINE", "inline") == "process":
-        from service.engine.supervisor import Supervisor
-        server.aiqa_engine = Supervisor(on_exit=_mark_dead, logger=server.log).start()
+        from service.model_process.supervisor import Supervisor
+        server.aiqa_model_process = Supervisor(on_exit=_mark_dead, logger=server.log).start()
 
 
 def post_fork(server, worker):
@@ -72,8 +72,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    engine = getattr(server, "aiqa_engine", None)
-    if engine is not None:
-        engine.stop()
+    model_process = getattr(server, "aiqa_model_process", None)
+    if model_process is not None:
+        model_process.stop()
     if _own_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -41,7 +41,7 @@ def _registry(app):
     if engine == "inline":
         return ModelRegistry()
     if engine == "process":
-        from .engine.client import EngineClient, RemoteRegistry
+        from .model_process.client import ModelProcessClient, RemoteRegistry
         # A bound on each wait for the model process, past its own REQUEST_TIMEOUT_S (504) there.
-        return RemoteRegistry(EngineClient.from_environ(timeout_s=2 * app.config["REQUEST_TIMEOUT_S"] + 10))
+        return RemoteRegistry(ModelProcessClient.from_environ(timeout_s=2 * app.config["REQUEST_TIMEOUT_S"] + 10))
     raise ValueError(f"AIQA_ENGINE={engine!r}: use inline or process")

@@ -32,7 +32,7 @@ DEFAULTS = {
     "MAX_BOOTSTRAP_DRAWS": 200_000_000,
     # Where the models run: `inline`, in every gunicorn worker (each holds a copy and batches its own
     # requests); `process`, in one model process per server that every worker hands its model calls
-    # to, so all requests meet in the same batches and each GPU holds one copy (service/engine).
+    # to, so all requests meet in the same batches and each GPU holds one copy (service/model_process).
     "ENGINE": "inline",
     # Dynamic batching per model (options max_batch_size, max_wait_ms, max_queue override these).
     "BATCHING": True,

@@ -4,12 +4,12 @@ Every model kind (service/models) declares the capabilities it serves. Each capa
 one method of the model, and a caller may read the attributes every model has (DESCRIBED) and those
 its capability names (`reads`). Nothing else of a model is the caller's business: operations.py,
 the scoring runner and bias.py call these methods only (a test holds them to it), the model process
-(service/engine) forwards exactly these calls and copies exactly these attributes.
+(service/model_process) forwards exactly these calls and copies exactly these attributes.
 
 A model raises one domain error for input it cannot take, InputError, and never an HTTP error: the
 layer above chooses the status (errors.input_problem: 422, or 413 for input that is well formed but
 does not fit the device). Standard library only: the gunicorn master imports it through
-service.engine and must never import torch.
+service.model_process and must never import torch.
 """
 from dataclasses import dataclass, field
 
@@ -62,7 +62,7 @@ class InputError(ValueError):
         super().__init__(message)
         self.index, self.field, self.hint, self.each, self.too_large = index, field, hint, each, too_large
 
-    def __reduce__(self):  # crosses the model process's socket (service/engine)
+    def __reduce__(self):  # crosses the model process's socket (service/model_process)
         return _rebuild, (type(self), self.index, self.field, str(self), vars(self))
 
 

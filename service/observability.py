@@ -211,7 +211,7 @@ def _numbers(result, prefix=""):
 
 
 @bp.get("/metrics")
-def metrics():
+def prometheus():
     """Expose Prometheus metrics, summed over workers under gunicorn, and the quality series."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

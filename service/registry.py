@@ -5,7 +5,7 @@ Loading runs once, in a background thread by default, so /livez answers and /rea
 progress. A model that fails to load is kept with its reason; the others serve.
 
 ModelLookup is what every registry answers (readiness, describe, get, defaults) from its slots;
-the model process's view in a worker (engine.client.RemoteRegistry) shares it and loads nothing.
+the model process's view in a worker (model_process.client.RemoteRegistry) shares it and loads nothing.
 The model kinds are imported where models are loaded, not at import.
 """
 import importlib.resources

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service import contract, engine
+from service import contract, model_process
 from service.contract import CALLS, CAPABILITIES, InputError
 from service.errors import PayloadTooLarge, ValidationFailed, input_problem
 from service.models import DERIVED, LOADERS
@@ -24,9 +24,9 @@ def test_every_capability_a_model_kind_declares_is_in_the_contract_and_served(ki
 
 
 def test_the_model_process_forwards_exactly_the_contracts_calls():
-    assert engine.CALLS is contract.CALLS and engine.ATTRIBUTES is contract.ATTRIBUTES
+    assert model_process.CALLS is contract.CALLS and model_process.ATTRIBUTES is contract.ATTRIBUTES
     assert CALLS == {capability.method for capability in CAPABILITIES.values()}
-    from service.engine.client import RemoteModel
+    from service.model_process.client import RemoteModel
     remote = RemoteModel(client=None, attributes={"name": "m", "capabilities": frozenset()}, description={})
     for method in CALLS:
         assert callable(getattr(remote, method))

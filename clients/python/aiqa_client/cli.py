@@ -14,7 +14,7 @@ import os
 import sys
 
 from .runner import SuiteError, estimate, load_suite, run_suite
-from .runner.engine import Unreachable
+from .runner.execution import Unreachable
 from .runner.progress import Progress
 from .runner.gate import FAIL_ON, Gate, GateError, Recorder, ci_labels, compare, describe, parse_labels
 from .runner.report import markdown, to_dict, write_json, write_junit

@@ -4,7 +4,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from ..comparison import wilson_interval
-from .engine import SuiteResult
+from .execution import SuiteResult
 
 ICONS = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error"}
 

@@ -18,14 +18,14 @@ from ..registry import FAILED, READY, ModelLookup
 UNREACHABLE = "model process"
 
 
-class EngineClient:
+class ModelProcessClient:
     def __init__(self, address: str, authkey: bytes, timeout_s: float):
         self.address, self.authkey = address, authkey
         self.timeout_s = timeout_s
         self._local = threading.local()
 
     @classmethod
-    def from_environ(cls, timeout_s: float) -> "EngineClient":
+    def from_environ(cls, timeout_s: float) -> "ModelProcessClient":
         missing = [name for name in (SOCKET_ENV, AUTHKEY_ENV) if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"AIQA_ENGINE=process needs {', '.join(missing)}: run the service with "
@@ -85,7 +85,7 @@ class EngineClient:
 class RemoteModel:
     """A model in the model process: its ATTRIBUTES as copied, its CALLS forwarded."""
 
-    def __init__(self, client: EngineClient, attributes: dict, description: dict):
+    def __init__(self, client: ModelProcessClient, attributes: dict, description: dict):
         vars(self).update(attributes)
         self._client = client
         self._description = description
@@ -109,7 +109,7 @@ class RemoteModel:
 
 
 class _RemoteSlot:
-    def __init__(self, entry: dict, client: EngineClient):
+    def __init__(self, entry: dict, client: ModelProcessClient):
         self.spec = ModelSpec(name=entry["name"], task=entry["task"], source=entry["source"], base=entry["base"])
         self.capabilities = entry["capabilities"]
         self.state, self.error = entry["state"], entry["error"]
@@ -123,7 +123,7 @@ class _RemoteSlot:
 class RemoteRegistry(ModelLookup):
     """A registry's answers, from the model process's registry: it loads nothing itself."""
 
-    def __init__(self, client: EngineClient):
+    def __init__(self, client: ModelProcessClient):
         super().__init__()
         self.client = client
         self._snapshot: dict | None = None

@@ -16,7 +16,7 @@ import time
 
 from . import AUTHKEY_ENV, SOCKET_ENV
 
-log = logging.getLogger("aiqa.engine")
+log = logging.getLogger("aiqa.model_process")
 # A model process that keeps dying is started again after 1 s, then 2, 4... up to a minute; the
 # delay starts over once one has run for STEADY_S.
 RESTART_DELAY_S, MAX_RESTART_DELAY_S, STEADY_S = 1.0, 60.0, 120.0
@@ -33,11 +33,11 @@ class Supervisor:
         self._thread = None
 
     def start(self) -> "Supervisor":
-        self._directory = tempfile.mkdtemp(prefix="aiqa-engine-")  # mode 0700
-        os.environ[SOCKET_ENV] = os.path.join(self._directory, "engine.sock")
+        self._directory = tempfile.mkdtemp(prefix="aiqa-model-process-")  # mode 0700
+        os.environ[SOCKET_ENV] = os.path.join(self._directory, "model-process.sock")
         os.environ[AUTHKEY_ENV] = secrets.token_hex(32)
         self._spawn()
-        self._thread = threading.Thread(target=self._watch, name="aiqa-engine-supervisor", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name="aiqa-model-process-supervisor", daemon=True)
         self._thread.start()
         return self
 
@@ -45,7 +45,7 @@ class Supervisor:
         env = {**os.environ, "AIQA_ENGINE": "inline", "AIQA_ENGINE_PARENT": str(os.getpid())}
         # Its own session: a Ctrl-C or a signal to the server's process group reaches the master,
         # which then stops it; any other exit is a crash, and it is started again.
-        self.process = subprocess.Popen([sys.executable, "-m", "service.engine"], env=env, start_new_session=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "service.model_process"], env=env, start_new_session=True)
         self.log.info(f"model process {self.process.pid} started")
 
     def _watch(self) -> None:

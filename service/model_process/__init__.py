@@ -10,7 +10,7 @@ workers' cores, every request of the server joins the same batches, and each GPU
 each model.
 
   supervisor  in the gunicorn master: starts the model process, starts it again if it dies
-  server      the model process itself (`python -m service.engine`)
+  server      the model process itself (`python -m service.model_process`)
   client      in each worker: a registry whose models forward their calls to the model process
 
 Only the contract's calls cross the socket (service.contract.CALLS), with its attributes

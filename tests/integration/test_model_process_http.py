@@ -38,7 +38,7 @@ def engine_server(tiny_models, tmp_path_factory):
 def model_process(server) -> int:
     """The pid of the server's model process (a child of the master, like the workers)."""
     for pid in worker_pids(server.process.pid):
-        if b"service.engine" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        if b"service.model_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
             return pid
     raise LookupError("no model process")
 

@@ -1,5 +1,5 @@
-"""The model process's protocol in one test process: an EngineServer over a registry of tiny
-models, answered through EngineClient / RemoteRegistry on a real Unix socket."""
+"""The model process's protocol in one test process: an ModelProcessServer over a registry of tiny
+models, answered through ModelProcessClient / RemoteRegistry on a real Unix socket."""
 import pickle
 import secrets
 import threading
@@ -7,8 +7,8 @@ from multiprocessing.connection import Listener
 
 import pytest
 
-from service.engine.client import EngineClient, RemoteRegistry
-from service.engine.server import EngineServer
+from service.model_process.client import ModelProcessClient, RemoteRegistry
+from service.model_process.server import ModelProcessServer
 from service.errors import ModelNotFound, ModelUnavailable, Overloaded, Timeout, ValidationFailed, WrongTask
 from service.jobs import Cancelled
 from service.contract import InputError
@@ -20,9 +20,9 @@ def engine(tiny_app, tmp_path_factory):
     address = str(tmp_path_factory.mktemp("engine") / "engine.sock")
     key = secrets.token_bytes(16)
     inline = tiny_app.extensions["aiqa.registry"]
-    server = EngineServer(inline, address, key)
+    server = ModelProcessServer(inline, address, key)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    remote = RemoteRegistry(EngineClient(address, key, timeout_s=30))
+    remote = RemoteRegistry(ModelProcessClient(address, key, timeout_s=30))
     yield inline, remote
     server.listener.close()
 
@@ -121,13 +121,13 @@ def test_callbacks_run_in_the_worker_and_their_exceptions_go_back(engine, monkey
 
 def test_a_wrong_key_is_refused_with_503(engine):
     _, remote = engine
-    client = EngineClient(remote.client.address, b"wrong", timeout_s=5)
+    client = ModelProcessClient(remote.client.address, b"wrong", timeout_s=5)
     with pytest.raises(ModelUnavailable):
         client.request(("state",))
 
 
 def test_no_model_process_means_503_and_a_not_ready_registry(tmp_path):
-    remote = RemoteRegistry(EngineClient(str(tmp_path / "absent.sock"), b"k", timeout_s=5))
+    remote = RemoteRegistry(ModelProcessClient(str(tmp_path / "absent.sock"), b"k", timeout_s=5))
     ready, missing = remote.readiness()
     assert not ready and "model process" in missing
     with pytest.raises(ModelUnavailable) as raised:
@@ -140,7 +140,7 @@ def test_a_model_process_that_never_answers_gives_504_and_a_fresh_connection(tmp
     listener = Listener(address, family="AF_UNIX", authkey=key)
     accepted = []
     threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
-    client = EngineClient(address, key, timeout_s=0.3)
+    client = ModelProcessClient(address, key, timeout_s=0.3)
     with pytest.raises(Timeout):
         client.request(("state",))
     assert client._local.connection is None  # the late answer cannot be read by the next call
@@ -160,13 +160,13 @@ def test_the_engine_setting_is_checked_when_the_app_is_made(monkeypatch):
 
 MODEL_PROCESS = """
 import json, os, sys, threading
-from service.engine import server
-from service.engine.client import EngineClient, RemoteRegistry
+from service.model_process import server
+from service.model_process.client import ModelProcessClient, RemoteRegistry
 
 
 def check():  # a worker's view, from a thread: the model process itself runs in the main thread
     key = os.environ["AIQA_ENGINE_AUTHKEY"].encode()
-    remote = RemoteRegistry(EngineClient(os.environ["AIQA_ENGINE_SOCKET"], key, 30))
+    remote = RemoteRegistry(ModelProcessClient(os.environ["AIQA_ENGINE_SOCKET"], key, 30))
     loaded = remote.wait(120)
     print(json.dumps({"ready": loaded and remote.readiness()[0], "default": remote.default_name("classify"),
                       "loaded": sorted(name for name in ("service.api", "service.jobs", "service.scoring",

@@ -18,7 +18,7 @@ from multiprocessing.connection import Listener
 
 from . import ATTRIBUTES, AUTHKEY_ENV, CALLS, SOCKET_ENV
 
-log = logging.getLogger("aiqa.engine")
+log = logging.getLogger("aiqa.model_process")
 
 
 def snapshot(registry) -> dict:
@@ -44,7 +44,7 @@ def _sendable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-class EngineServer:
+class ModelProcessServer:
     def __init__(self, registry, address: str, authkey: bytes):
         self.registry = registry
         self.listener = Listener(address, family="AF_UNIX", authkey=authkey)
@@ -58,7 +58,7 @@ class EngineServer:
             except Exception as exc:  # a client that failed the key handshake
                 log.warning("refused a connection", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
                 continue
-            threading.Thread(target=self._serve, args=(connection,), name="aiqa-engine-conn", daemon=True).start()
+            threading.Thread(target=self._serve, args=(connection,), name="aiqa-model-process-conn", daemon=True).start()
 
     def _serve(self, connection) -> None:
         with connection:
@@ -132,7 +132,7 @@ def main() -> None:
     registry.start(config)  # loads the models in the background
     if os.path.exists(address):
         os.remove(address)  # left by a predecessor that was killed
-    server = EngineServer(registry, address, authkey)
+    server = ModelProcessServer(registry, address, authkey)
     log.info("model process listening", extra={"fields": {"pid": os.getpid()}})
     sys.stdout.flush()
     server.serve_forever()
