@@ -1,17 +1,23 @@
 """Serving benchmark: throughput and latency of aiqa against its limit and against a naive server.
 
-One run, side by side, on the default profile (SmolLM2 perplexity, MiniLM similarity), 16 clients:
+Side by side in one run, on the default profile (SmolLM2 perplexity, MiniLM similarity), 16 clients:
   raw        in-process forward passes over the same inputs at the best batch size (the limit)
   batching   aiqa under gunicorn, dynamic batching on
   unbatched  aiqa with AIQA_BATCHING=false
   naive      bench/naive_server.py: a Flask app calling the model once per request
-Printed as ratios, plus readiness time (start with the GGUF conversion cached) and a worker's RSS.
-Bounded: a fixed number of requests per client and a time cap per phase; loopback only.
+All three servers stay up, and the phases run interleaved in rounds (raw, batching, unbatched,
+naive; then the other way round; ...), so drift in the machine's load falls on every phase. Each
+ratio is computed per round and printed as its median and min-max over the rounds, with the rounds
+it would take to tell a 10% change from the spread. Plus readiness time (start with the GGUF
+conversion cached) and the workers' RSS. Bounded: a fixed number of requests per client and a time
+cap per phase; loopback only.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_serving.py [--clients 16] [--requests 12]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_serving.py [--rounds 5] [--clients 16] [--requests 12]
 """
 import argparse
+import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -75,32 +81,43 @@ def load(url: str, workload: str, clients: int, per_client: int, cap_s: float = 
             "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99)}
 
 
-def raw_best(workload: str, items: int, profile: str) -> dict:
-    """In-process forward passes at batch sizes 1..16; the best throughput is the limit."""
-    from service import create_app
-    app = create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "BATCHING": False})
-    registry = app.extensions["aiqa.registry"]
-    inputs = [WORKLOADS[workload][1](i) for i in range(items)]
-    best = {}
-    for size in (1, 4, 8, 16):
+class Raw:
+    """In-process forward passes over the same inputs: the limit a server can approach."""
+
+    def __init__(self, profile: str, items: int):
+        from service import create_app
+        self.app = create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "BATCHING": False, "STORE": False})
+        self.items, self.size = items, {}
+
+    def _plan(self, workload: str, size: int):
+        registry = self.app.extensions["aiqa.registry"]
+        inputs = [WORKLOADS[workload][1](i) for i in range(self.items)]
         if workload == "similarity":
             model = registry.get("minilm", "similarity")
             texts = [t for body in inputs for t in body["pairs"][0]]
-            run = lambda chunk: model._embed_batch(chunk)  # noqa: E731
-            chunks = [texts[i:i + 2 * size] for i in range(0, len(texts), 2 * size)]
-        else:
-            model = registry.get("smollm2", "perplexity")
-            rows = [(model.encode(body["inputs"][0]), 1) for body in inputs]
-            run = lambda chunk: model._token_logprobs_batch(chunk)  # noqa: E731
-            chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-        model.max_batch_size = 2 * size if workload == "similarity" else size
+            model.max_batch_size = 2 * size
+            return model._embed_batch, [texts[i:i + 2 * size] for i in range(0, len(texts), 2 * size)]
+        model = registry.get("smollm2", "perplexity")
+        rows = [(model.encode(body["inputs"][0]), 1) for body in inputs]
+        model.max_batch_size = size
+        return model._token_logprobs_batch, [rows[i:i + size] for i in range(0, len(rows), size)]
+
+    def _throughput(self, workload: str, size: int) -> float:
+        run, chunks = self._plan(workload, size)
         run(chunks[0])
         started = time.perf_counter()
         for chunk in chunks:
             run(chunk)
-        best[size] = items / (time.perf_counter() - started)
-    size = max(best, key=best.get)
-    return {"throughput": best[size], "batch_size": size, "by_size": best}
+        return self.items / (time.perf_counter() - started)
+
+    def best(self, workload: str) -> dict:
+        """Items/s at the best batch size (found once, among 1, 4, 8 and 16)."""
+        if workload not in self.size:
+            by_size = {size: self._throughput(workload, size) for size in (1, 4, 8, 16)}
+            self.size[workload] = max(by_size, key=by_size.get)
+            print(f"  raw {workload}: items/s by batch size "
+                  + ", ".join(f"{k}: {v:.1f}" for k, v in by_size.items()), flush=True)
+        return {"throughput": self._throughput(workload, self.size[workload])}
 
 
 def synthetic_models(tmp: Path) -> dict:
@@ -147,26 +164,19 @@ def worker_rss_mb(server: LiveServer) -> float:
     return total
 
 
-def serve(tmp: Path, env: dict, args) -> tuple[dict, dict]:
+def serve(tmp: Path, env: dict, args) -> tuple[LiveServer, dict]:
     server = LiveServer(tmp, env={"AIQA_MODELS": args.profile, "AIQA_ENGINE": args.engine, **env},
                         workers=args.workers)
     started = time.monotonic()
     server.start(timeout=300)
-    info = {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}
-    try:
-        results = {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}
-        info["gpu_mb"] = gpu_memory_mb()
-        return results, info
-    finally:
-        server.stop()
+    return server, {"ready_s": time.monotonic() - started, "rss_mb": worker_rss_mb(server)}
 
 
-def naive(tmp: Path, args) -> dict:
+def naive(tmp: Path, args) -> LiveServer:
     from service.models.sources import resolve
     cache = os.path.expanduser(os.environ.get("AIQA_CACHE_DIR", "~/.cache/aiqa"))
     lm, embedder = (resolve(args.sources[name], cache).path for name in ("smollm2", "minilm"))
     server = LiveServer(tmp, env={"AIQA_NAIVE_LM": lm, "AIQA_NAIVE_EMBEDDER": embedder})
-    server.process = None
     import subprocess
     server.log = open(server.log_path, "w")
     server.process = subprocess.Popen(
@@ -180,16 +190,27 @@ def naive(tmp: Path, args) -> dict:
             break
         except requests.RequestException:
             time.sleep(0.5)
-    try:
-        return {w: load(server.url, w, args.clients, args.requests) for w in WORKLOADS}
-    finally:
-        server.stop()
+    return server
+
+
+def rounds_to_tell(values: list[float], change: float = 0.10) -> int:
+    """Rounds after which the median's uncertainty (about 1.25 sd / sqrt(n), both sides) is below
+    `change` of the median: how many it takes to tell a change of that size from the spread."""
+    if len(values) < 2:
+        return 0
+    spread = 2 * 1.2533 * statistics.stdev(values)
+    return max(1, math.ceil((spread / (change * statistics.median(values))) ** 2))
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=12, help="requests per client per phase")
+    parser.add_argument("--requests", type=int, default=12, help="requests per client per phase and round")
     parser.add_argument("--lm-batch", type=int, default=8, help="the LM's max_batch_size in the service")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers of the aiqa server phases")
     parser.add_argument("--engine", choices=("inline", "process"), default="inline",
@@ -208,36 +229,51 @@ def main():
          "options": {"max_batch_size": args.lm_batch}},
         {"name": "minilm", "task": "embeddings", "source": args.sources["minilm"],
          "options": {"max_batch_size": 32}}]}))
-    items = args.clients * args.requests
-    raw = {w: raw_best(w, items, args.profile) for w in WORKLOADS}
-    batching, info = serve(tmp, {"AIQA_BATCHING": "true", "AIQA_MAX_WAIT_MS": "5"}, args)
-    unbatched, _ = serve(tmp, {"AIQA_BATCHING": "false"}, args)
-    baseline = naive(tmp, args)
+    raw = Raw(args.profile, args.clients * args.requests)
+    servers, info = {}, {}
+    try:
+        for name, env in (("batching", {"AIQA_BATCHING": "true", "AIQA_MAX_WAIT_MS": "5"}),
+                          ("unbatched", {"AIQA_BATCHING": "false"})):
+            (tmp / name).mkdir()
+            servers[name], info[name] = serve(tmp / name, env, args)
+        (tmp / "naive").mkdir()
+        servers["naive"] = naive(tmp / "naive", args)
+        phases = {"raw": raw.best, **{name: (lambda server: lambda w: load(server.url, w, args.clients, args.requests))(
+            server) for name, server in servers.items()}}
+        results = {phase: {w: [] for w in WORKLOADS} for phase in phases}
+        order = list(phases)
+        for number in range(args.rounds):
+            for phase in (order if number % 2 == 0 else order[::-1]):
+                for w in WORKLOADS:
+                    results[phase][w].append(phases[phase](w))
+            print(f"  round {number + 1} of {args.rounds} done", flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
 
     import torch
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     kind = "synthetic GPT-2-small/BERT-base" if args.synthetic else "default profile"
-    print(f"\n{args.clients} clients x {args.requests} requests, {kind}, {device}, {args.workers} worker(s), "
-          f"engine {args.engine}")
-    print(f"ready after start (GGUF conversion cached): {info['ready_s']:.1f} s; RSS of the workers"
-          f"{' and the model process' if args.engine == 'process' else ''} {info['rss_mb']:.0f} MB"
-          + (f"; GPU memory in use after the load {info['gpu_mb']:.0f} MiB" if info.get("gpu_mb") else ""))
-    header = f"{'workload':<11} {'phase':<10} {'items/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-    print(header)
+    print(f"\n{args.clients} clients x {args.requests} requests x {args.rounds} rounds, {kind}, {device}, "
+          f"{args.workers} worker(s), engine {args.engine}")
+    print(f"ready after start (GGUF conversion cached): {info['batching']['ready_s']:.1f} s; RSS of the workers"
+          f"{' and the model process' if args.engine == 'process' else ''} {info['batching']['rss_mb']:.0f} MB")
+    print(f"{'workload':<11} {'phase':<10} {'items/s median (min-max)':>26} {'p50 ms':>8} {'p95 ms':>8}")
     for w in WORKLOADS:
-        print(f"{w:<11} {'raw':<10} {raw[w]['throughput']:8.1f} {'':>8} {'':>8} {'':>8}  "
-              f"(best batch {raw[w]['batch_size']}; by size "
-              + ", ".join(f"{k}: {v:.1f}" for k, v in raw[w]["by_size"].items()) + ")")
-        for name, phase in (("batching", batching), ("unbatched", unbatched), ("naive", baseline)):
-            r = phase[w]
-            print(f"{w:<11} {name:<10} {r['throughput']:8.1f} {r['p50']*1000:8.1f} {r['p95']*1000:8.1f} "
-                  f"{r['p99']*1000:8.1f}")
-    print("\nratios")
+        for phase in phases:
+            runs = results[phase][w]
+            latency = "" if phase == "raw" else (f"{statistics.median(r['p50'] for r in runs) * 1000:8.1f} "
+                                                 f"{statistics.median(r['p95'] for r in runs) * 1000:8.1f}")
+            print(f"{w:<11} {phase:<10} {spread([r['throughput'] for r in runs]):>26} {latency}")
+    print("\nratios per round: median (min-max), and the rounds it takes to tell a 10% change")
     for w in WORKLOADS:
-        b, u, n, r = batching[w], unbatched[w], baseline[w], raw[w]
-        print(f"{w:<11} batching/raw {b['throughput']/r['throughput']:.2f}   batching/naive "
-              f"{b['throughput']/n['throughput']:.2f}   batching/unbatched {b['throughput']/u['throughput']:.2f}   "
-              f"p95 batching/naive {b['p95']/n['p95']:.2f}")
+        def ratio(phase: str, key: str = "throughput") -> list[float]:
+            return [b[key] / o[key] for b, o in zip(results["batching"][w], results[phase][w])]
+
+        per_round = {"batching/raw": ratio("raw"), "batching/naive": ratio("naive"),
+                     "batching/unbatched": ratio("unbatched"), "p95 batching/naive": ratio("naive", "p95")}
+        for name, values in per_round.items():
+            print(f"{w:<11} {name:<20} {spread(values)}   {rounds_to_tell(values)} rounds")
 
 
 if __name__ == "__main__":
