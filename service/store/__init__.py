@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from ..errors import StoreUnavailable
 from . import evaluations, runs
 from .database import database_url, make_engine, statement_timeout, upgrade
+from .writes import ONE_STATEMENT
 
 log = logging.getLogger(__name__)
 RETRY_S = 5.0
@@ -99,6 +100,11 @@ class Store:
             raise StoreUnavailable(f"the evaluation store did not answer: {str(exc.orig).splitlines()[0]}",
                                    headers={"Retry-After": "1"}) from None
 
+    def _one_statement(self) -> bool:
+        """Whether this back end writes a run or an evaluation in one statement (store.writes), so
+        the write needs no transaction of its own."""
+        return self.engine.dialect.name in ONE_STATEMENT
+
     def check(self, reopen: bool = True) -> None:
         """Raise StoreUnavailable when the store is known to be down: before a transaction, and before
         work is done for a request that must be recorded (a database that goes away meanwhile is found
@@ -126,7 +132,7 @@ class Store:
         for _ in range(3):
             try:
                 self.check()
-                with self.session(orm=False, autocommit=self.engine.dialect.name in runs.ONE_STATEMENT) as connection:
+                with self.session(orm=False, autocommit=self._one_statement()) as connection:
                     return insert(connection), True
             except runs.Duplicate:
                 with self.session() as session:
@@ -169,7 +175,7 @@ class Store:
     # -- evaluations ---------------------------------------------------------------------------
     def record_evaluation(self, evaluation: dict) -> dict:
         self.check()
-        with self.session(orm=False, autocommit=self.engine.dialect.name in runs.ONE_STATEMENT) as connection:
+        with self.session(orm=False, autocommit=self._one_statement()) as connection:
             return evaluations.insert(connection, evaluation)
 
     def get_evaluation(self, evaluation_id: str) -> dict:

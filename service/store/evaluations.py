@@ -1,14 +1,13 @@
 """Recorded metric evaluations in SQL: insert, history by name and metric newest first, newest values."""
-import json
 import uuid
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, func, select
+from sqlalchemy import func, select
 
 from ..errors import EvaluationNotFound
 from . import pages
 from .pages import now
-from .runs import ONE_STATEMENT
+from .writes import ONE_STATEMENT, RowWithLabels
 from .tables import Evaluation, EvaluationLabel
 
 
@@ -17,27 +16,14 @@ def insert(connection, evaluation: dict) -> dict:
     autocommit), the row and its labels (split from their JSON by json_each) on SQLite."""
     values = {"id": uuid.uuid4().hex, "recorded_at": now(), **evaluation}
     if connection.dialect.name in ONE_STATEMENT:
-        parameters = {**values, **{name: json.dumps(values[name]) for name in _JSON_COLUMNS}}
-        seq = connection.exec_driver_sql(_INSERT_POSTGRESQL, parameters).scalar_one()
+        seq = connection.exec_driver_sql(_INSERT_POSTGRESQL, _WRITE.parameters(values)).scalar_one()
     else:
-        seq = connection.execute(_INSERT, values).scalar_one()
-        if evaluation["labels"]:
-            connection.exec_driver_sql(_INSERT_LABELS_SQLITE, (seq, json.dumps(evaluation["labels"])))
+        seq = _WRITE.write_sqlite(connection, values)
     return render(SimpleNamespace(seq=seq, **values))
 
 
-_INSERT = Evaluation.__table__.insert().returning(Evaluation.seq)  # compiled once
-_COLUMNS = [column.name for column in Evaluation.__table__.c if column.name != "seq"]
-_JSON_COLUMNS = [column.name for column in Evaluation.__table__.c if isinstance(column.type, JSON)]
-_INSERT_POSTGRESQL = (
-    "WITH evaluation AS (INSERT INTO evaluations ({columns}) VALUES ({values}) RETURNING seq, labels), "
-    "labels AS (INSERT INTO evaluation_labels (evaluation_seq, key, value) SELECT evaluation.seq, l.key, l.value "
-    "FROM evaluation, json_each_text(evaluation.labels) AS l(key, value)) "
-    "SELECT seq FROM evaluation").format(
-        columns=", ".join(_COLUMNS),
-        values=", ".join(f"%({name})s" + ("::json" if name in _JSON_COLUMNS else "") for name in _COLUMNS))
-_INSERT_LABELS_SQLITE = ("INSERT INTO evaluation_labels (evaluation_seq, key, value) "
-                         "SELECT ?, key, value FROM json_each(?)")
+_WRITE = RowWithLabels(Evaluation.__table__, EvaluationLabel.__table__, "evaluation_seq")
+_INSERT_POSTGRESQL = _WRITE.statement()
 
 
 def get(session, evaluation_id: str) -> dict:

@@ -1,17 +1,17 @@
 """Runs in SQL: insert (once), read, list by filters newest first, delete, prune, find a baseline."""
-import json
 import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from aiqa_client.comparison import wilson_interval
-from sqlalchemy import JSON, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import Conflict, RunNotFound, ValidationFailed
 from . import pages
 from .pages import now
 from .tables import Run, RunCase, RunLabel
+from .writes import ONE_STATEMENT, SAVED, RowWithLabels
 
 
 class Duplicate(Exception):
@@ -33,36 +33,23 @@ def insert(connection, run: dict, idempotency_key: str | None) -> dict:
                   failed=counts["failed"], errors=counts["errors"], report=run["report"])
     try:
         if connection.dialect.name in ONE_STATEMENT:
-            parameters = {**values, **{name: json.dumps(values[name]) for name in _JSON_COLUMNS},
-                          "cases": run["cases_text"]}
-            seq = connection.exec_driver_sql(_INSERT_POSTGRESQL, parameters).scalar_one()
+            seq = connection.exec_driver_sql(_INSERT_POSTGRESQL,
+                                             _WRITE.parameters(values, cases=run["cases_text"])).scalar_one()
         else:
-            seq = connection.execute(_INSERT_RUN, values).scalar_one()
+            seq = _WRITE.write_sqlite(connection, values)
             connection.exec_driver_sql(_INSERT_CASES_SQLITE, (seq, run["cases_text"]))
-            if values["labels"]:
-                connection.exec_driver_sql(_INSERT_LABELS_SQLITE, (seq, json.dumps(values["labels"])))
     except IntegrityError:
         raise Duplicate() from None
     return render(SimpleNamespace(seq=seq, **values))
 
 
-ONE_STATEMENT = {"postgresql"}  # back ends where insert() writes a run in one statement
-_INSERT_RUN = Run.__table__.insert().returning(Run.seq)  # parameters apart: compiled once, not per run
-_RUN_COLUMNS = [column.name for column in Run.__table__.c if column.name != "seq"]
-_JSON_COLUMNS = [column.name for column in Run.__table__.c if isinstance(column.type, JSON)]
-# json_array_elements keeps each element's text as sent; json_each_text reads the labels' JSON as
-# bound for runs.labels. SQLite's json_each gives an object's text minified, and its index as key.
-_INSERT_POSTGRESQL = (
-    "WITH run AS (INSERT INTO runs ({columns}) VALUES ({values}) RETURNING seq, labels), "
-    "cases AS (INSERT INTO run_cases (run_seq, position, body) SELECT run.seq, c.position - 1, c.body::text "
-    "FROM run, json_array_elements(%(cases)s::json) WITH ORDINALITY AS c(body, position)), "
-    "labels AS (INSERT INTO run_labels (run_seq, key, value) SELECT run.seq, l.key, l.value "
-    "FROM run, json_each_text(run.labels) AS l(key, value)) "
-    "SELECT seq FROM run").format(
-        columns=", ".join(_RUN_COLUMNS),
-        values=", ".join(f"%({name})s" + ("::json" if name in _JSON_COLUMNS else "") for name in _RUN_COLUMNS))
+_WRITE = RowWithLabels(Run.__table__, RunLabel.__table__, "run_seq")
+# json_array_elements keeps each element's text as sent; SQLite's json_each gives an object's text
+# minified, and its index as key.
+_INSERT_POSTGRESQL = _WRITE.statement(cases=(
+    f"INSERT INTO run_cases (run_seq, position, body) SELECT {SAVED}.seq, c.position - 1, c.body::text "
+    f"FROM {SAVED}, json_array_elements(%(cases)s::json) WITH ORDINALITY AS c(body, position)"))
 _INSERT_CASES_SQLITE = "INSERT INTO run_cases (run_seq, position, body) SELECT ?, key, value FROM json_each(?)"
-_INSERT_LABELS_SQLITE = "INSERT INTO run_labels (run_seq, key, value) SELECT ?, key, value FROM json_each(?)"
 
 
 def replay(session, run: dict, idempotency_key: str | None) -> dict | None:
