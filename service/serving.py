@@ -9,9 +9,11 @@ that thread for as long as it likes: 16 such clients (a worker's threads) made t
 BufferingWorker reads every request in the worker's event loop instead, without blocking: the
 request line, the headers and a body of the announced Content-Length (or a chunked body up to its
 last chunk). Only a complete request goes to a thread, with its bytes already in gunicorn's parser.
-A request that has not fully arrived AIQA_READ_TIMEOUT_S seconds after its first byte is answered
-408 (problem+json) and its connection closed; a connection that sends nothing is closed after the
-same time. Requests for the probes (`/livez`, `/readyz`) go to threads of their own, so a probe
+A request that has not fully arrived AIQA_READ_TIMEOUT_S seconds after its connection opened (on a
+kept-alive connection: after the next request's first byte) is answered 408 (problem+json) and its
+connection closed; a connection that sends nothing is closed after the same time. A worker holds at
+most gunicorn's worker_connections (1,000) connections, slow ones included; past that, new ones
+wait in the listen backlog. Requests for the probes (`/livez`, `/readyz`) go to threads of their own, so a probe
 never waits for a request thread that a model call holds.
 
 Standard library and gunicorn only: the gunicorn master imports this module.
@@ -107,7 +109,7 @@ class BufferingWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self.read_timeout = read_timeout_s()
         self.max_body = largest_body()
-        self.reading: dict[BufferedConn, None] = {}  # insertion-ordered by deadline
+        self.reading: dict[BufferedConn, None] = {}  # connections whose request is still arriving
         self.probe_pool = None
 
     def init_process(self):
