@@ -51,35 +51,52 @@ class ModelProcessClient:
 
     def request(self, message: tuple, callbacks: dict | None = None, timeout: float | None = -1):
         """Send one message, run the callbacks the model process asks for, return its answer.
-        timeout: seconds to wait for each message (-1: the client's; None: no limit)."""
+        timeout: seconds to wait for each message (-1: the client's; None: no limit).
+
+        A connection kept from an earlier call that turns out dead (the model process it led to was
+        restarted since) is replaced and the call sent once more: no model process ever received it,
+        or the one that did is gone. A new connection that fails is a 503."""
         timeout = self.timeout_s if timeout == -1 else timeout
-        connection = self._connection()
+        kept = getattr(self._local, "connection", None) is not None
         try:
-            connection.send(message)
-            while True:
-                if timeout is not None and not connection.poll(timeout):
-                    kind = "late"
-                    break
-                kind, *rest = connection.recv()
-                if kind != "callback":
-                    break
-                key, args = rest
-                try:
-                    callbacks[key](*args)
-                except Exception as exc:
-                    connection.send(("raise", exc))
-                else:
-                    connection.send(("ack",))
+            kind, rest = self._exchange(self._connection(), message, callbacks, timeout)
         except (EOFError, OSError):
             self._drop()
-            raise ModelUnavailable("lost the connection to the model process (restarting?); retry shortly",
-                                   headers={"Retry-After": "5"}) from None
+            if not kept:
+                raise self._lost() from None
+            try:
+                kind, rest = self._exchange(self._connection(), message, callbacks, timeout)
+            except (EOFError, OSError):
+                self._drop()
+                raise self._lost() from None
         if kind == "late":
             self._drop()  # a late answer must not be read as the next call's
             raise Timeout(f"the model process did not answer within {timeout:g} s")
         if kind == "error":
             raise rest[0]
         return rest[0]
+
+    @staticmethod
+    def _lost() -> ModelUnavailable:
+        return ModelUnavailable("lost the connection to the model process (restarting?); retry shortly",
+                                headers={"Retry-After": "5"})
+
+    @staticmethod
+    def _exchange(connection, message: tuple, callbacks: dict | None, timeout: float | None):
+        connection.send(message)
+        while True:
+            if timeout is not None and not connection.poll(timeout):
+                return "late", []
+            kind, *rest = connection.recv()
+            if kind != "callback":
+                return kind, rest
+            key, args = rest
+            try:
+                callbacks[key](*args)
+            except Exception as exc:
+                connection.send(("raise", exc))
+            else:
+                connection.send(("ack",))
 
 
 class RemoteModel:
