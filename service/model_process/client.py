@@ -11,8 +11,8 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client
 
 from . import AUTHKEY_ENV, CALLS, SOCKET_ENV
-from ..errors import ModelUnavailable, Timeout
 from ..contract import ModelSpec
+from ..errors import ModelUnavailable, Timeout
 from ..registry import FAILED, READY, ModelLookup
 
 UNREACHABLE = "model process"
