@@ -83,27 +83,22 @@ class Store:
         return self.error
 
     @contextlib.contextmanager
-    def session(self, reopen: bool = True, orm: bool = True, autocommit: bool = False):
-        """One transaction: committed when the block ends, rolled back when it raises. orm=False gives
-        a Connection instead of a Session, for writes that need no ORM (a tenth of a millisecond less);
-        autocommit=True a Connection with no transaction, for a write that is one statement (atomic
-        by itself) and so spares the round trips of BEGIN and COMMIT."""
+    def session(self, reopen: bool = True, write: bool = False):
+        """One transaction: committed when the block ends, rolled back when it raises. write=True,
+        for the inserts of store.writes: a Connection instead of a Session (they need no ORM, a tenth
+        of a millisecond less), and no transaction at all where the back end makes such a write one
+        statement (atomic by itself: the round trips of BEGIN and COMMIT are spared)."""
         self.check(reopen)
         try:
-            if autocommit:  # connects here, so inside the try
+            if write and self.engine.dialect.name in ONE_STATEMENT:  # connects here, so inside the try
                 opened = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             else:
-                opened = self._sessions.begin() if orm else self.engine.begin()
+                opened = self.engine.begin() if write else self._sessions.begin()
             with opened as session:
                 yield session
         except OperationalError as exc:  # the database went away, or stayed locked past the busy timeout
             raise StoreUnavailable(f"the evaluation store did not answer: {str(exc.orig).splitlines()[0]}",
                                    headers={"Retry-After": "1"}) from None
-
-    def _one_statement(self) -> bool:
-        """Whether this back end writes a run or an evaluation in one statement (store.writes), so
-        the write needs no transaction of its own."""
-        return self.engine.dialect.name in ONE_STATEMENT
 
     def check(self, reopen: bool = True) -> None:
         """Raise StoreUnavailable when the store is known to be down: before a transaction, and before
@@ -131,8 +126,7 @@ class Store:
         # won the insert, meets the unique id or key; then it is answered as a replay of the stored run.
         for _ in range(3):
             try:
-                self.check()
-                with self.session(orm=False, autocommit=self._one_statement()) as connection:
+                with self.session(write=True) as connection:
                     return insert(connection), True
             except runs.Duplicate:
                 with self.session() as session:
@@ -174,8 +168,7 @@ class Store:
 
     # -- evaluations ---------------------------------------------------------------------------
     def record_evaluation(self, evaluation: dict) -> dict:
-        self.check()
-        with self.session(orm=False, autocommit=self._one_statement()) as connection:
+        with self.session(write=True) as connection:
             return evaluations.insert(connection, evaluation)
 
     def get_evaluation(self, evaluation_id: str) -> dict:
