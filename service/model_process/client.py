@@ -57,29 +57,22 @@ class ModelProcessClient:
         restarted since) is replaced and the call sent once more: no model process ever received it,
         or the one that did is gone. A new connection that fails is a 503."""
         timeout = self.timeout_s if timeout == -1 else timeout
-        kept = getattr(self._local, "connection", None) is not None
-        try:
-            kind, rest = self._exchange(self._connection(), message, callbacks, timeout)
-        except (EOFError, OSError):
-            self._drop()
-            if not kept:
-                raise self._lost() from None
+        attempts = 2 if getattr(self._local, "connection", None) is not None else 1  # a kept one may be stale
+        for attempt in range(attempts):
             try:
                 kind, rest = self._exchange(self._connection(), message, callbacks, timeout)
+                break
             except (EOFError, OSError):
                 self._drop()
-                raise self._lost() from None
+                if attempt == attempts - 1:
+                    raise ModelUnavailable("lost the connection to the model process (restarting?); retry "
+                                           "shortly", headers={"Retry-After": "5"}) from None
         if kind == "late":
             self._drop()  # a late answer must not be read as the next call's
             raise Timeout(f"the model process did not answer within {timeout:g} s")
         if kind == "error":
             raise rest[0]
         return rest[0]
-
-    @staticmethod
-    def _lost() -> ModelUnavailable:
-        return ModelUnavailable("lost the connection to the model process (restarting?); retry shortly",
-                                headers={"Retry-After": "5"})
 
     @staticmethod
     def _exchange(connection, message: tuple, callbacks: dict | None, timeout: float | None):
