@@ -20,15 +20,21 @@ def test_an_empty_database_upgrades_to_head_and_matches_the_tables(database_url)
     engine.dispose()
 
 
+def insert_run_row(connection, run_id: str, passed: int, failed: int) -> None:
+    """A run row as every revision so far has it (written in SQL: the tables may be older than tables.py)."""
+    connection.execute(text(
+        "INSERT INTO runs (id, content_hash, suite, target, target_type, target_url, labels, started_at,"
+        " recorded_at, cases_total, passed, failed, errors, report) VALUES (:id, 'h', 's', 'http u', 'http', 'u',"
+        " '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00', :total, :passed, :failed, 0, '{}')"),
+        {"id": run_id, "total": passed + failed, "passed": passed, "failed": failed})
+
+
 def test_a_database_at_the_previous_revision_upgrades_with_its_rows(database_url):
     engine = make_engine(database_url)
     upgrade(engine, "0001_runs")
     assert "evaluations" not in inspect(engine).get_table_names()
     with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO runs (id, content_hash, suite, target, target_type, target_url, labels, started_at,"
-            " recorded_at, cases_total, passed, failed, errors, report) VALUES ('old-run', 'h', 's', 'http u',"
-            " 'http', 'u', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 1, 0, 0, '{}')"))
+        insert_run_row(connection, "old-run", passed=1, failed=0)
         connection.execute(text("INSERT INTO run_cases (run_seq, position, case_id, type, status, body)"
                                 " SELECT seq, 0, 'c', 'functional', 'passed', '{\"id\": \"c\"}' FROM runs"))
     upgrade(engine)
@@ -43,10 +49,7 @@ def test_case_rows_lose_their_copied_columns_and_get_them_back_on_the_way_down(d
     engine = make_engine(database_url)
     upgrade(engine, "0003_evaluation_labels")
     with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO runs (id, content_hash, suite, target, target_type, target_url, labels, started_at,"
-            " recorded_at, cases_total, passed, failed, errors, report) VALUES ('r', 'h', 's', 'http u',"
-            " 'http', 'u', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 2, 1, 1, 0, '{}')"))
+        insert_run_row(connection, "r", passed=1, failed=1)
         connection.execute(text(
             "INSERT INTO run_cases (run_seq, position, case_id, type, status, body) SELECT seq, 0, 'a', 'functional',"
             " 'passed', '{\"id\": \"a\", \"type\": \"functional\", \"status\": \"passed\"}' FROM runs"
