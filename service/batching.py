@@ -9,12 +9,16 @@ longer than its timeout gets 504 and its items are dropped.
 
 With batching off (deterministic mode), each batch holds items of one request only, so a score
 never depends on what other requests were doing; queue bound and timeout still apply.
+
+Before a request's items are queued, its work is estimated with the batcher's cost model (see
+service.admission) and refused at once when it is over the limit a request may take.
 """
 import math
 import threading
 import time
 from dataclasses import dataclass, field
 
+from .admission import CostModel, batches_of
 from .errors import ModelUnavailable, Overloaded, Timeout
 from .observability import QUEUE_DEPTH, QUEUE_DURATION
 
@@ -55,11 +59,18 @@ class BatchSettings:
     max_queue: int = 256
     timeout_s: float = 60.0
     merge: bool = True  # False: never put two requests in one batch
+    max_work_s: float | None = None  # refuse work estimated over this (None: timeout_s)
+
+    @property
+    def work_limit_s(self) -> float:
+        return self.max_work_s or self.timeout_s
 
 
 class Batcher:
-    def __init__(self, model_name: str, fn, settings: BatchSettings, length=len, is_oom=None):
+    def __init__(self, model_name: str, fn, settings: BatchSettings, length=len, is_oom=None,
+                 cost: CostModel | None = None):
         self.model_name = model_name
+        self.cost = cost
         self.fn = fn
         self.settings = settings
         self.length = length
@@ -69,11 +80,18 @@ class Batcher:
         self._thread: threading.Thread | None = None
 
     # -- request side ----------------------------------------------------------------------------
-    def submit(self, payloads: list) -> list:
-        """Run payloads through fn in batches; return their results in order."""
+    def submit(self, payloads: list, units: list[int] | None = None, batches: int | None = None) -> list:
+        """Run payloads through fn in batches; return their results in order. `units`: each payload's
+        work in the cost model's unit (default: its length); `batches`: the batches the cost model
+        charges for (default: as many as max_batch_size makes)."""
         request = _Request(len(payloads))
         if not payloads:
             return []
+        work = sum(units) if units is not None else sum(map(self.length, payloads))
+        batches = batches or batches_of(len(payloads), self.settings.max_batch_size)
+        if self.cost is not None:
+            self.cost.admit(batches, work, self.settings.work_limit_s)
+        started = time.perf_counter()
         with self._cond:
             # A request larger than the whole queue is still admitted when the queue is empty,
             # else it could never run.
@@ -92,6 +110,8 @@ class Batcher:
                           "the work was dropped")
         if request.error is not None:
             raise request.error
+        if self.cost is not None:
+            self.cost.observe(batches, work, time.perf_counter() - started)
         return request.results
 
     def _retry_after(self) -> int:

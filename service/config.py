@@ -40,6 +40,9 @@ DEFAULTS = {
     "MAX_QUEUE": 256,
     # A request whose work has not finished after this many seconds gets 504 and is dropped.
     "REQUEST_TIMEOUT_S": 60.0,
+    # A request whose work is estimated (from rates timed at warm-up) to take longer than this many
+    # seconds is refused at once with 413 (service/admission.py); 0: REQUEST_TIMEOUT_S.
+    "MAX_WORK_S": 0.0,
     # Bit-for-bit repeatable scores: batching off, float32, deterministic kernels, pinned seeds.
     "DETERMINISTIC": False,
     # Images (/v1/images): width and height are multiples of 8 from 64 to MAX_IMAGE_SIZE pixels;

@@ -8,7 +8,7 @@ the scoring runner and bias.py call these methods only (a test holds them to it)
 
 A model raises one domain error for input it cannot take, InputError, and never an HTTP error: the
 layer above chooses the status (errors.input_problem: 422, or 413 for input that is well formed but
-does not fit the device). Standard library only: the gunicorn master imports it through
+does not fit the device, or whose work is over the request's budget: OverBudget, from service.admission). Standard library only: the gunicorn master imports it through
 service.model_process and must never import torch.
 """
 from dataclasses import dataclass, field
@@ -66,8 +66,19 @@ class InputError(ValueError):
         return _rebuild, (type(self), self.index, self.field, str(self), vars(self))
 
 
+class OverBudget(InputError):
+    """Well-formed input whose work is estimated to take longer than a request may (service.admission):
+    asking for less helps. Carries the estimate and the limit, in seconds, and the work in units."""
+
+    def __init__(self, field: str, message: str, *, estimate_s: float = 0.0, limit_s: float = 0.0,
+                 units: int = 0, unit: str = "", **kwargs):
+        super().__init__(None, field, message, too_large=True, **kwargs)
+        self.estimate_s, self.limit_s, self.units, self.unit = estimate_s, limit_s, units, unit
+
+
 def _rebuild(kind, index, field, message, state):
-    error = kind(index, field, message)
+    error = kind.__new__(kind)
+    InputError.__init__(error, index, field, message)
     vars(error).update(state)
     return error
 

@@ -8,6 +8,8 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from . import contract
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:aiqa:problem:"
 log = logging.getLogger(__name__)
@@ -78,6 +80,12 @@ class Conflict(APIError, ValueError):
 class PayloadTooLarge(APIError, ValueError):
     """The body or the batch exceeds a configured limit. Split the request."""
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class OverBudget(PayloadTooLarge):
+    """The request's work is estimated to take longer than a request may (service.admission); it was
+    refused before any of it ran. Ask for less (fewer or shorter inputs, fewer labels, tokens, steps)."""
+    slug, title = "over-budget", "Over budget"
 
 
 class UnsupportedMediaType(APIError, ValueError):
@@ -172,6 +180,10 @@ def input_problem(exc, listed_as: str | None = "inputs") -> APIError:
     if listed_as and listed_as != "inputs" and field == "inputs":
         field, message = listed_as, message.replace("inputs[", f"{listed_as}[")
     hint = [hint or message]
+    if isinstance(exc, contract.OverBudget):  # the request as a whole
+        return OverBudget(message, errors={listed_as if field == "inputs" and listed_as else field: hint},
+                          estimate_s=round(exc.estimate_s, 3), limit_s=exc.limit_s, units=exc.units,
+                          unit=exc.unit)
     if exc.each:
         errors = {listed_as or field: {index: [text] for index, text in exc.each.items()}}
     elif exc.index is None:
@@ -194,8 +206,7 @@ def handle_recursion_error(exc: RecursionError):
 
 
 def init_app(app) -> None:
-    from .contract import InputError
     app.register_error_handler(APIError, handle_api_error)
-    app.register_error_handler(InputError, handle_input_error)
+    app.register_error_handler(contract.InputError, handle_input_error)
     app.register_error_handler(RecursionError, handle_recursion_error)
     app.register_error_handler(HTTPException, handle_http_exception)

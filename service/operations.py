@@ -106,11 +106,12 @@ def _image_parameters(model, data: dict) -> dict:
             "seed": seed, "num_images": data["num_images"]}
 
 
-def render_images(model, parameters: dict, on_step=None) -> dict:
-    """Make the images; each PNG carries the parameters that make it again, its own seed included."""
+def render_images(model, parameters: dict, on_step=None, budget=True) -> dict:
+    """Make the images; each PNG carries the parameters that make it again, its own seed included.
+    `budget`: refuse work estimated over the request's budget (a job has none)."""
     seeds = image_seeds(parameters["seed"], parameters["num_images"])
     inputs = {key: parameters[key] for key in ("prompt", "negative_prompt", *IMAGE_SETTINGS)}
-    images = model.generate(seeds=seeds, on_step=on_step, **inputs)
+    images = model.generate(seeds=seeds, on_step=on_step, budget=budget, **inputs)
     pngs = [encode_png(image, {**_identity(model), **inputs, "seed": seed}) for image, seed in zip(images, seeds)]
     settings = {key: parameters[key] for key in ("seed", *IMAGE_SETTINGS, "num_images")}
     return {**_identity(model), **settings, "seeds": seeds,
@@ -127,4 +128,4 @@ def image_job(registry, jobs, data: dict) -> dict:
     model = registry.get(data.get("model"), "images")
     parameters = _image_parameters(model, data)
     return jobs.submit({**_identity(model), "parameters": parameters},
-                       lambda progress: render_images(model, parameters, progress))
+                       lambda progress: render_images(model, parameters, progress, budget=False))

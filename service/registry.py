@@ -203,6 +203,7 @@ class ModelRegistry(ModelLookup):
                 source = resolve(spec.source or "", self.config["CACHE_DIR"], spec.revision)
                 model = LOADERS[spec.task].load(spec, source, device, dtype)
             model.warmup()
+            model.calibrate()
             # After warm-up, so a short request timeout cannot fail the warm-up itself.
             if spec.task not in DERIVED:
                 model.configure_batching(self.batch_settings(spec))
@@ -223,6 +224,7 @@ class ModelRegistry(ModelLookup):
             max_wait_ms=float(options.get("max_wait_ms", config["MAX_WAIT_MS"])),
             max_queue=int(options.get("max_queue", config["MAX_QUEUE"])),
             timeout_s=float(config["REQUEST_TIMEOUT_S"]),
+            max_work_s=float(config["MAX_WORK_S"]) or None,
             merge=bool(config["BATCHING"]) and not config["DETERMINISTIC"])
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -1,12 +1,16 @@
 """The seam every model kind implements: load from a resolved source, warm up, describe itself."""
 import contextlib
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
 
+from ..admission import CostModel
 from ..batching import DEFAULT_MAX_BATCH_SIZE, Batcher, BatchSettings
-from ..contract import ModelSpec  # noqa: F401 (the spec each kind's load() takes; re-exported)
+from ..contract import InputError, ModelSpec  # noqa: F401 (ModelSpec: the spec each kind's load() takes)
 from ..observability import BATCH_SIZE, INFERENCE_DURATION
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(requested: str | None) -> str:
@@ -53,6 +57,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError)
 
 
+# Text that the calibration calls (ModelWrapper.calibration_calls) repeat to reach a size: about ten
+# tokens for most tokenizers.
+CALIBRATION_SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
+
+
+def calibration_text(tokens: int) -> str:
+    """About `tokens` tokens of plain English (more or less, by tokenizer)."""
+    return " ".join([CALIBRATION_SENTENCE] * max(1, tokens // 12))
+
+
 def batches(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -86,19 +100,81 @@ class ModelWrapper(ABC):
         self.batch_settings = BatchSettings(max_batch_size=self.max_batch_size)
         self._batchers: dict[str, Batcher] = {}
         self._batchers_lock = threading.Lock()
+        self.costs: dict[str, CostModel] = {}
+        self._costs_lock = threading.Lock()
 
     def configure_batching(self, settings: BatchSettings) -> None:
         """Apply settings in place: batchers made during warm-up hold this same object."""
         vars(self.batch_settings).update(vars(settings))
         self.max_batch_size = settings.max_batch_size
 
-    def batched(self, kind: str, fn, payloads: list, length=len) -> list:
-        """Run fn over payloads through this model's `kind` batcher, merged with concurrent requests."""
+    def batched(self, kind: str, fn, payloads: list, length=len, units: list[int] | None = None,
+                batches: int | None = None) -> list:
+        """Run fn over payloads through this model's `kind` batcher, merged with concurrent requests,
+        once their work (`units` per payload, default `length`; see Batcher.submit) is admitted."""
         with self._batchers_lock:
             batcher = self._batchers.get(kind)
             if batcher is None:
-                batcher = self._batchers[kind] = Batcher(self.name, fn, self.batch_settings, length, is_out_of_memory)
-        return batcher.submit(payloads)
+                batcher = self._batchers[kind] = Batcher(self.name, fn, self.batch_settings, length,
+                                                         is_out_of_memory, self.cost(kind))
+        return batcher.submit(payloads, units, batches)
+
+    def cost(self, kind: str, unit: str = "token") -> CostModel:
+        """The cost model of this model's `kind` of work (service.admission), made on first use."""
+        with self._costs_lock:
+            if kind not in self.costs:
+                self.costs[kind] = CostModel(self.name, kind, unit)
+            return self.costs[kind]
+
+    def admit(self, kind: str, units: int, field: str, unit: str = "token") -> CostModel:
+        """Refuse work done outside a batcher (one call, one batch) when it is over budget; the
+        cost model, to time the work with."""
+        cost = self.cost(kind, unit)
+        cost.admit(1, units, self.batch_settings.work_limit_s, field)
+        return cost
+
+    def calibrate(self) -> None:
+        """Time this model's work at a small and a large size for its cost models (service.admission),
+        after warmup(). Each call runs twice; the faster timing of each size is kept."""
+        calls = self.calibration_calls()
+        with contextlib.ExitStack() as stack:
+            for kind, unit, _ in calls:
+                if not self.cost(kind, unit).calibrating_now:
+                    stack.enter_context(self.cost(kind, unit).calibrating())
+            for kind, _, call in calls:
+                try:
+                    call()
+                    call()
+                except InputError as exc:  # a window too small for the size: that size goes untimed
+                    log.warning("calibration call skipped", extra={"fields": {
+                        "model": self.name, "work": kind, "reason": str(exc)}})
+
+    def calibration_calls(self) -> list[tuple[str, str, object]]:
+        """(kind of work, its unit, a call doing some of it): a small and a large call per kind.
+        None by default: such a kind admits everything."""
+        return []
+
+    def budget(self) -> dict:
+        """What /v1/models shows of admission: the limit and each kind of work's rates."""
+        limit = self.batch_settings.work_limit_s
+        return {"limit_s": limit, "work": {kind: cost.describe(limit) for kind, cost in sorted(self.costs.items())}}
+
+    def fitting_text(self, tokens: int) -> str:
+        """Plain English of at most `tokens` tokens with the special tokens (fewer only by a word)."""
+        words = calibration_text(tokens + 12).split()
+        low, high = 1, len(words)
+        while low < high:  # the most words that fit
+            middle = (low + high + 1) // 2
+            if len(self.tokenizer(" ".join(words[:middle]), verbose=False)["input_ids"]) <= tokens:
+                low = middle
+            else:
+                high = middle - 1
+        return " ".join(words[:low])
+
+    def token_counts(self, texts: list[str], **options) -> list[int]:
+        """Each text's tokens as the model reads it (`options`: the tokenizer's, as its forward passes
+        them): the admission units of the kinds that tokenize in their batch function."""
+        return [len(ids) for ids in self.tokenizer(texts, **options)["input_ids"]]
 
     def by_length(self, items: list, length, run) -> list:
         """`run(part)` over `items` sorted by `length`, in parts of at most max_batch_size (similar
@@ -123,6 +199,7 @@ class ModelWrapper(ABC):
             "name": self.name, "task": self.task, "source": self.source, "revision": self.revision,
             "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
             "max_batch_size": self.max_batch_size, "capabilities": sorted(self.capabilities),
+            "budget": self.budget(),
         }
 
     @contextlib.contextmanager

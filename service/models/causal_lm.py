@@ -8,12 +8,13 @@ only and `token_counts` is one less than the number of text tokens.
 """
 import math
 import random
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..contract import InputError
-from .base import ModelWrapper
+from .base import ModelWrapper, calibration_text
 from .span_qa import SpanQA
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
@@ -64,6 +65,17 @@ class CausalLM(ModelWrapper):
 
     def warmup(self) -> None:
         self.perplexity(["Warm-up text for the model."])
+
+    def calibration_calls(self):
+        long = self.fitting_text(min(128, self.max_length))
+        context = calibration_text(min(48, self.max_length // 4))
+        prompt = "Write a long story about a fox."
+        return [("logprobs", "token", lambda: self.perplexity(["Calibration text for the model."])),
+                ("logprobs", "token", lambda: self.perplexity([long] * self.max_batch_size)),
+                ("span-qa", "token", lambda: self.answer([("What jumps?", "The fox jumps.")])),
+                ("span-qa", "token", lambda: self.answer([("What jumps?", context)])),
+                ("generate", "new token", lambda: self.generate(prompt=prompt, max_new_tokens=2)),
+                ("generate", "new token", lambda: self.generate(prompt=prompt, max_new_tokens=8))]
 
     # -- the primitive -------------------------------------------------------------------------
     def encode(self, text: str, special_tokens: bool = True) -> list[int]:
@@ -287,6 +299,7 @@ class CausalLM(ModelWrapper):
                 None, "max_new_tokens", f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
                 f"{self.name!r}'s window of {self.max_length} tokens",
                 hint=f"At most {max(0, self.max_length - len(ids))} for this prompt.")
+        cost = self.admit("generate", max_new_tokens, "max_new_tokens", unit="new token")
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         sample = temperature > 0
         config = GenerationConfig(
@@ -294,11 +307,13 @@ class CausalLM(ModelWrapper):
             top_p=top_p if sample else None, top_k=None, pad_token_id=self.pad_id,
             eos_token_id=self.tokenizer.eos_token_id)
         input_ids = torch.tensor([ids], device=self.device)
+        started = time.perf_counter()
         with self.forward(1):
             torch.manual_seed(seed)  # under the model lock, so concurrent requests cannot interleave
             output = self.model.generate(
                 input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=config)
         completion = output[0, len(ids):].tolist()
+        cost.observe(1, len(completion), time.perf_counter() - started)
         stopped = bool(completion) and completion[-1] == self.tokenizer.eos_token_id
         return {
             "text": self.tokenizer.decode(completion, skip_special_tokens=True),

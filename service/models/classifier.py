@@ -1,7 +1,7 @@
 """Sequence-classification heads (AutoModelForSequenceClassification), scored as the transformers
 text-classification pipeline scores them: sigmoid for one label or multi-label, softmax otherwise."""
 
-from .base import ModelWrapper
+from .base import ModelWrapper, calibration_text
 
 
 class SequenceClassifier(ModelWrapper):
@@ -23,8 +23,14 @@ class SequenceClassifier(ModelWrapper):
     def describe(self) -> dict:
         return {**super().describe(), "labels": self.labels}
 
+    def calibration_calls(self):
+        long = [calibration_text(128)] * self.max_batch_size
+        return [("classify", "token", lambda: self.classify(["Calibration."])),
+                ("classify", "token", lambda: self.classify(long))]
+
     def classify(self, texts, **_):
-        return self.batched("classify", self._classify_batch, texts)
+        return self.batched("classify", self._classify_batch, texts,
+                            units=self.token_counts(texts, truncation=True))
 
     def _classify_batch(self, texts):
         return self.by_length(texts, len, self._classify_part)

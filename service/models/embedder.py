@@ -2,7 +2,7 @@
 import json
 import os
 
-from .base import ModelWrapper, load_pretrained
+from .base import ModelWrapper, calibration_text, load_pretrained
 
 
 class Embedder(ModelWrapper):
@@ -29,7 +29,13 @@ class Embedder(ModelWrapper):
     def embed(self, texts: list[str]):
         """Normalised embeddings (a torch tensor), one row per text, in input order."""
         import torch
-        return torch.stack(self.batched("embed", self._embed_batch, texts))
+        return torch.stack(self.batched("embed", self._embed_batch, texts,
+                                        units=self.token_counts(texts, truncation=True, max_length=self.max_seq_length)))
+
+    def calibration_calls(self):
+        long = [calibration_text(128)] * self.max_batch_size
+        return [("embed", "token", lambda: self.embed(["Calibration."])),
+                ("embed", "token", lambda: self.embed(long))]
 
     def _embed_batch(self, texts: list[str]) -> list:
         return self.by_length(texts, len, self._embed_part)

@@ -91,15 +91,24 @@ class TextToImage(ModelWrapper):
     def warmup(self) -> None:
         self.generate(prompt="Warm-up.", seeds=[0], **{**self.defaults, "steps": 1})
 
+    def calibration_calls(self):
+        def run(steps):
+            return lambda: self.generate(prompt="Calibration.", seeds=[0], **{**self.defaults, "steps": steps})
+        return [("images", "step-pixel", run(1)), ("images", "step-pixel", run(2))]
+
     def describe(self) -> dict:
         return {**super().describe(), "pipeline": type(self.pipeline).__name__, "defaults": self.defaults,
                 "max_steps": self.max_steps}
 
     def generate(self, *, prompt: str, seeds: list[int], width: int, height: int, steps: int,
-                 guidance_scale: float, negative_prompt: str | None = None, on_step=None) -> list:
+                 guidance_scale: float, negative_prompt: str | None = None, on_step=None, budget=True) -> list:
         """One PIL image per seed. on_step(step, steps) runs after every denoising step; an exception
-        it raises ends the run there (that is how a cancelled job stops)."""
+        it raises ends the run there (that is how a cancelled job stops). `budget`: refuse work over
+        the request's budget (service.admission); a job, which has no request to finish within, has
+        none."""
         import torch
+        units = steps * width * height * len(seeds)
+        cost = self.admit("images", units, "steps", unit="step-pixel") if budget else self.cost("images", "step-pixel")
         generators = [torch.Generator(self.device).manual_seed(seed) for seed in seeds]
         kwargs = {}
         if on_step is not None:
@@ -107,7 +116,7 @@ class TextToImage(ModelWrapper):
         if negative_prompt is not None:
             kwargs["negative_prompt"] = negative_prompt
         try:
-            with self.forward(len(seeds)):
+            with self.forward(len(seeds)), cost.timed(1, units):
                 return self.pipeline(
                     prompt=prompt, width=width, height=height, num_inference_steps=steps,
                     guidance_scale=guidance_scale, num_images_per_prompt=len(seeds), generator=generators,

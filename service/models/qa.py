@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..contract import InputError
-from .base import ModelWrapper
+from .base import ModelWrapper, calibration_text
 
 
 @dataclass
@@ -58,6 +58,12 @@ class QuestionAnswerer(ModelWrapper):
 
     def describe(self) -> dict:
         return {**super().describe(), "max_seq_len": self.max_seq_len, "doc_stride": self.doc_stride}
+
+    def calibration_calls(self):
+        # The large call: a context of about four full windows.
+        long = calibration_text(4 * self.max_seq_len)
+        return [("qa", "token", lambda: self.answer([("What jumps?", "The fox jumps.")])),
+                ("qa", "token", lambda: self.answer([("What jumps?", long)]))]
 
     def answer(self, pairs, *, top_k=1, max_answer_len=None, handle_impossible_answer=False):
         """The top_k answers to each (question, context) pair, best first; and the parameters used."""

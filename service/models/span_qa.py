@@ -84,7 +84,9 @@ class SpanQA:
             raise InputError(None, "max_answer_len", f"a causal LM answers with at most {MAX_SPAN_WORDS} words")
         questions = [self.prepare(index, question, context, max_words)
                      for index, (question, context) in enumerate(pairs)]
-        scored = lm.batched("span-qa", self._score, questions, length=lambda question: question.tokens)
+        # Each question runs its own forward passes: the cost model charges a batch per question.
+        scored = lm.batched("span-qa", self._score, questions, length=lambda question: question.tokens,
+                            batches=len(questions))
         results = [self.ranked(question, scores, null, top_k, handle_impossible_answer)
                    for question, (scores, null) in zip(questions, scored)]
         return results, {"max_answer_len": max_words, "max_answer_len_unit": "words",

@@ -43,6 +43,11 @@ class TokenClassifier(ModelWrapper):
     def describe(self) -> dict:
         return {**super().describe(), "labels": self.labels, "max_tokens": self.window}
 
+    def calibration_calls(self):
+        long = [self.fitting_text(min(128, self.window))] * self.max_batch_size
+        return [("ner", "token", lambda: self.entities(["Calibration in Paris."])),
+                ("ner", "token", lambda: self.entities(long))]
+
     def entities(self, texts, aggregation="simple", word_labels=False) -> dict:
         """Entities per text; with word_labels also its words and their BIO tags."""
         outputs = self.token_outputs(texts)
@@ -65,7 +70,8 @@ class TokenClassifier(ModelWrapper):
                 raise InputError(index, "inputs", (
                     f"inputs[{index}] has {len(enc['input_ids'])} tokens; {self.name!r} reads at most "
                     f"{self.window}: split the text"))
-        logits = self.batched("ner", self._logits_batch, texts)
+        logits = self.batched("ner", self._logits_batch, texts,
+                              units=[len(enc["input_ids"]) for enc in encoded])
         return [{
             "logits": logits[i], "sentence": text, "is_last": True,
             "input_ids": torch.tensor([encoded[i]["input_ids"]]),

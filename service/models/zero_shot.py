@@ -38,6 +38,11 @@ class ZeroShotClassifier(ModelWrapper):
     def describe(self) -> dict:
         return {**super().describe(), "base": self.base.name, "labels": list(self.labels)}
 
+    def budget(self) -> dict:
+        """The base model's: its log-likelihood work is what this classifier's requests cost."""
+        budget = self.base.budget()
+        return {**budget, "work": {kind: rates for kind, rates in budget["work"].items() if kind == "logprobs"}}
+
     def classify(self, texts, **_):
         probs = self.base.zero_shot(
             texts, list(self.labels.values()), prompt_template=self.prompt,

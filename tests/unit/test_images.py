@@ -194,3 +194,16 @@ def test_png_of_a_job_of_several_images_is_406_and_json_lists_them_all(client):
     png = client.get(job["links"]["result"], headers={"Accept": "image/png"})
     assert png.status_code == 406 and png.mimetype == "application/problem+json"
     assert client.get(job["links"]["result"]).json["seeds"] == [5, 6]
+
+
+def test_images_over_the_budget_are_refused_now_and_run_as_a_job(client, model, monkeypatch):
+    rates = client.get("/v1/models").json["models"][0]["budget"]["work"]["images"]
+    assert rates["unit"] == "step-pixel" and rates["seconds_per_unit"] > 0
+    monkeypatch.setattr(model.batch_settings, "max_work_s", 1e-6)
+    body = {**BASE, "seed": 8, "width": 64, "height": 64, "steps": 2, "num_images": 2}
+    refused = client.post("/v1/images", json=body)
+    assert refused.status_code == 413 and refused.json["type"] == "urn:aiqa:problem:over-budget"
+    assert refused.json["units"] == 2 * 64 * 64 * 2 and list(refused.json["errors"]) == ["steps"]
+    # A job has no request to finish within: the same work runs.
+    job, _ = wait_for_job(client, client.post("/v1/images/jobs", json=body).headers["Location"])
+    assert job["state"] == "succeeded"

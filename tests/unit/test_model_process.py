@@ -11,7 +11,7 @@ from service.model_process.client import ModelProcessClient, RemoteRegistry
 from service.model_process.server import ModelProcessServer
 from service.errors import ModelNotFound, ModelUnavailable, Overloaded, Timeout, ValidationFailed, WrongTask
 from service.jobs import Cancelled
-from service.contract import InputError
+from service.contract import InputError, OverBudget
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def engine(tiny_app, tmp_path_factory):
     InputError(2, "context", "too long"), InputError(None, "inputs", "inputs[0] has 1 token"),
     InputError(None, "inputs", "2 do not fit", each={0: "long", 3: "longer"}),
     InputError(None, "num_images", "too many", hint="Fewer.", too_large=True),
+    OverBudget("inputs", "over", hint="Less.", estimate_s=74.2, limit_s=60.0, units=6100, unit="token"),
     ValidationFailed("bad", errors={"inputs": {0: ["Too long."]}}), Overloaded("full", retry_after=7),
     Timeout("late"), ModelUnavailable("loading", headers={"Retry-After": "5"}), Cancelled(),
 ])

@@ -115,6 +115,19 @@ class PayloadTooLarge(APIError, ValueError):
     """413: the body or batch exceeds the service's limit. Split the request."""
 
 
+class OverBudget(PayloadTooLarge):
+    """413: the request's work is estimated over the time a request may take; nothing of it ran.
+    Ask for less (fewer or shorter inputs, fewer labels or tokens). Retrying the same does not help."""
+
+    @property
+    def estimate_s(self) -> float | None:
+        return self.problem.get("estimate_s")
+
+    @property
+    def limit_s(self) -> float | None:
+        return self.problem.get("limit_s")
+
+
 class UnsupportedMediaType(APIError, ValueError):
     """415: the body was not sent as application/json."""
 
@@ -164,7 +177,7 @@ class Timeout(APIError, TimeoutError):
 BY_SLUG = {
     "malformed-request": MalformedRequest, "unauthorized": Unauthorized, "not-found": NotFound,
     "model-not-found": ModelNotFound, "method-not-allowed": MethodNotAllowed,
-    "payload-too-large": PayloadTooLarge, "unsupported-media-type": UnsupportedMediaType,
+    "payload-too-large": PayloadTooLarge, "over-budget": OverBudget, "unsupported-media-type": UnsupportedMediaType,
     "validation-error": ValidationFailed, "wrong-task": WrongTask, "overloaded": Overloaded,
     "model-unavailable": ModelUnavailable, "not-ready": NotReady, "timeout": Timeout,
     "internal-error": ServerError, "job-not-found": JobNotFound, "not-acceptable": NotAcceptable,

@@ -87,3 +87,13 @@ def test_from_response_reads_a_non_json_error():
     response.url = "http://x/y"
     error = errors.from_response(response)
     assert type(error) is errors.ServerError and "oops" in str(error) and error.problem == {}
+
+
+def test_over_budget_says_the_estimate_and_the_limit(scripted):
+    problem = {"type": "urn:aiqa:problem:over-budget", "title": "Over budget", "status": 413,
+               "detail": "estimated at 74.2 s", "estimate_s": 74.2, "limit_s": 60.0, "units": 61380, "unit": "token"}
+    server = scripted([(413, {}, problem)])
+    with Client(server.url, retries=0) as client, pytest.raises(errors.OverBudget) as info:
+        client.classify(["x"] * 64)
+    assert isinstance(info.value, errors.PayloadTooLarge)
+    assert (info.value.estimate_s, info.value.limit_s) == (74.2, 60.0)
