@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install postgres promtool run test test-fast soak tiny-models bench gpu-check clean
+.PHONY: install postgres promtool browser run test test-fast soak tiny-models bench gpu-check clean
 
 install: $(STAMP)
 
@@ -63,10 +63,23 @@ promtool:
 		echo "promtool not found: the exposition is checked by prometheus_client's parser only"; \
 	fi
 
-test: install postgres promtool $(NEWMAN)
+# The page tests (tests/ui) drive Debian's headless Chromium through its chromedriver.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else \
+		echo "chromium and chromedriver not found: install Debian's chromium and chromium-driver packages" \
+			"(as root: apt-get install chromium chromium-driver) for the page tests" >&2; \
+		exit 1; \
+	fi
+
+test: install postgres promtool browser $(NEWMAN)
 	$(PY) -m pytest
 
-test-fast: install postgres
+test-fast: install postgres browser
 	$(PY) -m pytest -m "not slow"
 
 # The full load test: 32 clients for 30 s on mixed endpoints against 2 workers, with the fault tests

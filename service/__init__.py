@@ -10,7 +10,7 @@ def create_app(test_config=None) -> Flask:
     the metric modules' preload, blueprints."""
     import threading
 
-    from . import errors, jobs, observability, scoring, security
+    from . import errors, jobs, observability, scoring, security, ui
     from .api import docs, register_blueprints
     from .config import load_config
 
@@ -31,6 +31,7 @@ def create_app(test_config=None) -> Flask:
         threading.Thread(target=scoring.preload, name="aiqa-metric-loader", daemon=True).start()
     register_blueprints(app)
     app.register_blueprint(docs.bp)
+    ui.init_app(app)
     return app
 
 

@@ -9,6 +9,9 @@ Rate limit: AIQA_RATE_LIMIT requests per second (0: off) with bursts of AIQA_RAT
 token bucket per key (per client address when no keys are configured). Buckets live in each worker
 process: with N gunicorn workers a key may get up to N times the rate, so set the rate per worker.
 
+Pages (/ui, service/ui) take the key from an HTTP-only cookie set by their key form instead of the
+header; a page asked for without a valid one redirects to that form.
+
 AIQA_AUTH_EXEMPT lists the paths that need neither (a path matches itself and everything under it):
 probes and scrapers cannot be made to send keys, and must never be throttled.
 """
@@ -18,7 +21,7 @@ import math
 import threading
 import time
 
-from flask import request
+from flask import redirect, request, url_for
 
 from .errors import Overloaded, Unauthorized
 
@@ -84,12 +87,31 @@ class Guard:
     def is_exempt(self, path: str) -> bool:
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self.exempt)
 
-    def check(self) -> None:
+    def check(self):
         if self.is_exempt(request.path):
-            return
-        caller = self.authenticate() if self.keys else f"addr:{request.remote_addr}"
+            return None
+        from . import ui
+        if ui.is_page(request.path):
+            caller = f"addr:{request.remote_addr}"
+            if self.keys and not ui.needs_no_key(request.path):
+                key_id = self.key_id(request.cookies.get(ui.KEY_COOKIE, ""))
+                if key_id is None:  # to the key form, and back here after it
+                    following = request.full_path if request.query_string else request.path
+                    return redirect(url_for("ui.key", next=following))
+                caller = f"key:{key_id}"
+        else:
+            caller = self.authenticate() if self.keys else f"addr:{request.remote_addr}"
         if self.rate > 0:
             self.throttle(caller)
+        return None
+
+    def key_id(self, token: str) -> str | None:
+        """The short id of the configured key `token` is, None when it is none of them."""
+        presented, found = _digest(token.strip()), None
+        for digest, key_id in self.keys.items():  # no early exit: every key is compared
+            if hmac.compare_digest(presented, digest):
+                found = key_id
+        return found if token.strip() else None
 
     def authenticate(self) -> str:
         """The id of the presented key; 401 when it is missing or matches none."""
@@ -97,10 +119,7 @@ class Guard:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send an API key as Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": 'Bearer realm="aiqa"'})
-        presented, found = _digest(token.strip()), None
-        for digest, key_id in self.keys.items():  # no early exit: every key is compared
-            if hmac.compare_digest(presented, digest):
-                found = key_id
+        found = self.key_id(token)
         if found is None:
             raise Unauthorized("the API key is not valid",
                                headers={"WWW-Authenticate": 'Bearer realm="aiqa", error="invalid_token"'})

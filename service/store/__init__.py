@@ -149,6 +149,11 @@ class Store:
         with self.session() as session:
             runs.remove(session, run_id)
 
+    def run_history(self, per_suite: int) -> list[dict]:
+        """Each suite and target with its newest `per_suite` runs (summaries, oldest first)."""
+        with self.session() as session:
+            return runs.history(session, per_suite)
+
     def run_and_baseline(self, run_id: str, baseline: str, labels: dict) -> tuple[dict, dict]:
         """The run and its baseline (a run id or `latest`), read in one transaction."""
         with self.session() as session:
@@ -178,6 +183,11 @@ class Store:
     def list_evaluations(self, query: dict) -> dict:
         with self.session() as session:
             return evaluations.page(session, query)
+
+    def evaluation_history(self, per_group: int) -> list[dict]:
+        """Each name and metric with its newest `per_group` evaluations, oldest first."""
+        with self.session() as session:
+            return evaluations.history(session, per_group)
 
 
 

@@ -55,6 +55,21 @@ def newest(session, limit: int) -> list[dict]:
     return [{"name": row.name, "metric": row.metric, "result": row.result} for row in session.execute(statement)]
 
 
+def history(session, per_group: int) -> list[dict]:
+    """Every name and metric with its newest `per_group` evaluations, oldest first (what the
+    evaluations page charts), in one query."""
+    rank = func.row_number().over(partition_by=(Evaluation.name, Evaluation.metric),
+                                  order_by=(Evaluation.recorded_at.desc(), Evaluation.seq.desc())).label("rank")
+    ranked = select(Evaluation, rank).subquery()
+    statement = (select(ranked).where(ranked.c.rank <= per_group)
+                 .order_by(ranked.c.name, ranked.c.metric, ranked.c.recorded_at, ranked.c.seq))
+    groups: dict[tuple, dict] = {}
+    for row in session.execute(statement):
+        group = groups.setdefault((row.name, row.metric), {"name": row.name, "metric": row.metric, "evaluations": []})
+        group["evaluations"].append(render(row))
+    return list(groups.values())
+
+
 def render(row: Evaluation) -> dict:
     return {"id": row.id, "name": row.name, "metric": row.metric, "kind": row.kind, "labels": row.labels,
             "recorded_at": pages.iso(row.recorded_at), "items": row.items, "content_hash": row.content_hash,

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from aiqa_client.comparison import wilson_interval
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import Conflict, RunNotFound, ValidationFailed
@@ -188,6 +188,31 @@ def newest_per_suite(session, limit: int) -> list[tuple]:
         cursor.close()
     return [(suite, target, passed, failed, errors, started if isinstance(started, datetime)
              else datetime.fromisoformat(started)) for suite, target, passed, failed, errors, started in rows]
+
+
+def history(session, per_suite: int) -> list[dict]:
+    """Every suite and target with its newest `per_suite` runs, oldest first (what the suites page
+    charts): summary columns only, one query, ranked by a window function on either back end."""
+    rank = func.row_number().over(partition_by=(Run.suite, Run.target),
+                                  order_by=(Run.started_at.desc(), Run.seq.desc())).label("rank")
+    ranked = select(Run.id, Run.suite, Run.target, Run.target_type, Run.target_url, Run.target_model,
+                    Run.started_at, Run.seq, Run.passed, Run.failed, Run.errors, Run.cases_total, rank).subquery()
+    statement = (select(ranked).where(ranked.c.rank <= per_suite)
+                 .order_by(ranked.c.suite, ranked.c.target, ranked.c.started_at, ranked.c.seq))
+    groups: dict[tuple, dict] = {}
+    for row in session.execute(statement):
+        group = groups.get((row.suite, row.target))
+        if group is None:
+            group = groups[(row.suite, row.target)] = {
+                "suite": row.suite, "target": {"type": row.target_type, "url": row.target_url,
+                                               "model": row.target_model, "key": row.target}, "runs": []}
+        decided = row.passed + row.failed
+        group["runs"].append({
+            "id": row.id, "started_at": pages.iso(row.started_at),
+            "counts": {"cases": row.cases_total, "passed": row.passed, "failed": row.failed, "errors": row.errors},
+            "pass_rate": row.passed / decided if decided else None,
+            "pass_rate_interval": wilson_interval(row.passed, decided)})
+    return list(groups.values())
 
 
 def render(row: Run, cases: list | None = None) -> dict:

@@ -27,9 +27,12 @@ def documented_operations(spec) -> set[tuple[str, str]]:
 
 
 def served_operations(app) -> set[tuple[str, str]]:
-    """(METHOD, path) of every rule, with Flask's <converter:name> written as OpenAPI's {name}."""
+    """(METHOD, path) of every rule, with Flask's <converter:name> written as OpenAPI's {name}. The
+    pages under /ui/ are for people, not programs: HTML, described in the README and tested in
+    tests/ui, so they are no part of the API's contract."""
     return {(method, re.sub(r"<(?:[a-z_]+:)?(\w+)>", r"{\1}", rule.rule))
-            for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}}
+            for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}
+            if not rule.rule.startswith("/ui/")}
 
 
 def test_the_document_is_valid_openapi_3_1(spec):
