@@ -8,7 +8,12 @@ Keys: where the server has API keys, a page needs one too, entered once on /ui/k
 same-site, HTTP-only cookie scoped to /ui (never in a URL); a page asked for without a valid one
 redirects to the key form (service/security.py checks it, as it checks the API's header).
 """
+import os
+
+import aiqa_client
+from aiqa_client import html_report
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from jinja2 import ChoiceLoader, PackageLoader
 
 from .. import operations
 from ..errors import APIError, RunNotFound, ValidationFailed
@@ -26,7 +31,9 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'
                            "frame-ancestors 'none'; base-uri 'none'")
 OUTCOMES = ("failed", "error", "passed")
 
-bp = Blueprint("ui", __name__, url_prefix=PREFIX, template_folder="templates", static_folder="static")
+# The stylesheet and the run template are the client's: its HTML report shows a run as this run page does.
+bp = Blueprint("ui", __name__, url_prefix=PREFIX, template_folder="templates",
+               static_folder=os.path.join(os.path.dirname(aiqa_client.__file__), "static"))
 
 
 def is_page(path: str) -> bool:
@@ -119,14 +126,14 @@ def run(run_id):
     if outcome and outcome not in OUTCOMES:
         raise ValidationFailed(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}",
                                errors={"outcome": [f"One of {', '.join(OUTCOMES)}."]})
-    cases = forms.failures_first(current["cases"])
+    cases = html_report.failures_first(current["cases"])
     shown = [case for case in cases
              if (not outcome or case["status"] == outcome) and (not kind or case.get("type") == kind)]
     types = sorted({str(case.get("type")) for case in cases})
-    anchors = {case["id"]: f"case-{position}" for position, case in enumerate(cases)}
     return render_template("ui/run.html", run=current, comparison=comparison, cases=shown, all_cases=len(cases),
-                           types=types, outcome=outcome, kind=kind, anchors=anchors, outcomes=OUTCOMES,
-                           numbers=forms.numbers, verdict=forms.run_verdict(current))
+                           types=types, outcome=outcome, kind=kind, anchors=html_report.anchors(cases),
+                           outcomes=OUTCOMES, verdict=html_report.verdict(current),
+                           run_page=lambda other: url_for("ui.run", run_id=other))
 
 
 @bp.get("/compare")
@@ -188,6 +195,9 @@ def try_it(name):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    # The app's and blueprints' templates first, then the client's (aiqa_client/run.html).
+    environment = app.jinja_env
+    environment.loader = ChoiceLoader([environment.loader, PackageLoader("aiqa_client", "templates")])
 
 
 __all__ = ["bp", "init_app", "is_page", "needs_no_key", "KEY_COOKIE"]

@@ -8,35 +8,8 @@ from .. import schemas
 from ..api import load_body
 from ..errors import NotFound, ValidationFailed
 
-ORDER = {"failed": 0, "error": 1, "passed": 2}
-
-
 def percent(value) -> str:
     return "n/a" if value is None else f"{value:.1%}"
-
-
-def failures_first(cases: list[dict]) -> list[dict]:
-    """Failed, then errors, then passed; the run's own order within each."""
-    return sorted(cases, key=lambda case: ORDER.get(case.get("status"), 3))
-
-
-def numbers(attempt: dict) -> list[tuple[str, float]]:
-    """The numbers a check measured in an attempt (similarity, score, ...): every number but `passed`."""
-    return [(name, value) for name, value in attempt.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)]
-
-
-def run_verdict(run: dict) -> dict:
-    """The run's own verdict as its runner reported it (passed, threshold), else from its counts."""
-    report = run.get("report") or {}
-    threshold = report.get("pass_rate_threshold")
-    if isinstance(report.get("passed"), bool):
-        passed = report["passed"]
-    elif threshold is not None and run["pass_rate"] is not None:
-        passed = run["pass_rate"] >= threshold
-    else:
-        passed = run["counts"]["failed"] == 0 and run["counts"]["errors"] == 0
-    return {"passed": passed, "threshold": threshold}
 
 
 def first_reply(case: dict | None) -> str | None:

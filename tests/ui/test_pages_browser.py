@@ -267,9 +267,42 @@ def test_an_unknown_run_is_a_404_page_and_every_page_forbids_scripts(signed_in, 
     browser.get(server.url + "/ui/runs/no-such-run")
     assert "404" in browser.find_element("tag name", "h1").text
     assert "Traceback" not in browser.page_source
+    assert [e["message"].split(" - ")[0] for e in console_errors(browser)] == [server.url + "/ui/runs/no-such-run"]
     cookies = {"aiqa_key": KEY}
     for path in ("/ui/", "/ui/runs/no-such-run", "/ui/evaluations", "/ui/try/", "/ui/key"):
         answer = requests.get(server.url + path, cookies=cookies, timeout=30, allow_redirects=False)
         policy = answer.headers["Content-Security-Policy"]
         assert "default-src 'none'" in policy and "script-src" not in policy and "'unsafe-inline'" not in policy
         assert answer.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_html_report_opens_offline_and_shows_every_case(browser, server, recorded, tmp_path):
+    """The runner's self-contained report, with the network off: every case, styled, no script."""
+    from aiqa_client import html_report
+    from aiqa_client.comparison import compare_runs
+    report = {**run_body(4, {0, 2, 5, 7}), "passed": False, "counts": {"cases": 12, "passed": 8, "failed": 4, "errors": 0},
+              "pass_rate": 8 / 12, "pass_rate_interval": [0.39, 0.86]}
+    baseline = api(server, f"/v1/runs/{recorded[0]}")
+    path = tmp_path / "report.html"
+    html_report.write_html(report, str(path), compare_runs({**report, "id": "this run"}, baseline))
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        browser.get(path.as_uri())
+        shown = [a.get_attribute("data-case-id") for a in browser.find_elements("css selector", "article.case")]
+        assert sorted(shown) == sorted(c["id"] for c in report["cases"]) and len(shown) == 12
+        assert [a.get_attribute("data-status") for a in browser.find_elements("css selector", "article.case")][:4] == \
+            ["failed"] * 4
+        assert SCRIPT_REPLY in [pre.text for pre in browser.find_elements("css selector", "pre.reply")]
+        assert browser.find_elements("css selector", "main img, main b") == []
+        assert browser.execute_script("return document.scripts.length") == 0
+        # The inline styles applied (the verdict box is tinted), with nothing fetched.
+        tint = browser.find_element("id", "verdict").value_of_css_property("background-color")
+        assert tint not in ("rgba(0, 0, 0, 0)", "transparent")
+        assert browser.find_elements("css selector", "tr.flip")
+        assert console_errors(browser) == []
+        screenshot(browser, "ui-report.png")
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})

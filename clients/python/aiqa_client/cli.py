@@ -1,6 +1,6 @@
 """The `aiqa` command.
 
-    aiqa run SUITE.yaml [--dry-run] [--report-dir DIR] [--junit PATH] [--json PATH] [--markdown PATH]
+    aiqa run SUITE.yaml [--dry-run] [--report-dir DIR] [--junit PATH] [--json PATH] [--markdown PATH] [--html PATH]
                         [--record [--label KEY=VALUE ...] [--run-id ID]]
                         [--baseline latest|RUN_ID|REPORT.json [--baseline-label KEY=VALUE ...] [--alpha A]]
                         [--fail-on threshold|regression|both]
@@ -17,6 +17,7 @@ from .runner import SuiteError, estimate, load_suite, run_suite
 from .runner.execution import Unreachable
 from .runner.progress import Progress
 from .runner.gate import FAIL_ON, Gate, GateError, Recorder, ci_labels, compare, describe, parse_labels
+from .html_report import write_html
 from .runner.report import markdown, to_dict, write_json, write_junit
 
 PASSED, FAILED, BROKEN = 0, 1, 2
@@ -29,10 +30,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("suite", help="the suite YAML file")
     run.add_argument("--dry-run", action="store_true", help="print the calls and time estimate, call nothing")
     run.add_argument("--report-dir", default="reports/aiqa",
-                     help="where report.json, junit.xml and summary.md go (default: reports/aiqa)")
+                     help="where report.json, junit.xml, summary.md and report.html go (default: reports/aiqa)")
     run.add_argument("--json", help="JSON report path (default: REPORT_DIR/report.json)")
     run.add_argument("--junit", help="JUnit XML path (default: REPORT_DIR/junit.xml)")
     run.add_argument("--markdown", help="Markdown summary path (default: REPORT_DIR/summary.md)")
+    run.add_argument("--html", help="a self-contained HTML report, every case with its prompt and reply, failures "
+                                    "first; opens with no network (default: REPORT_DIR/report.html)")
     run.add_argument("--canary", help="the canary secret (default: the suite's, else a new random one)")
     run.add_argument("--quiet", action="store_true", help="no live progress")
     record = run.add_argument_group("recording and comparing (README: aiqa run)")
@@ -61,13 +64,16 @@ def describe_estimate(suite, plan: dict) -> str:
             f"{plan['seconds_per_target_call']:.2f} s per target call (set target.seconds_per_call to refine)")
 
 
-def write_reports(result, args, gate: Gate | None = None, comparison_lines=None) -> list[str]:
+def write_reports(result, args, gate: Gate | None = None, comparison_lines=None, run_id: str | None = None) -> list[str]:
     os.makedirs(args.report_dir, exist_ok=True)
     paths = {"json": args.json or os.path.join(args.report_dir, "report.json"),
              "junit": args.junit or os.path.join(args.report_dir, "junit.xml"),
-             "markdown": args.markdown or os.path.join(args.report_dir, "summary.md")}
+             "markdown": args.markdown or os.path.join(args.report_dir, "summary.md"),
+             "html": args.html or os.path.join(args.report_dir, "report.html")}
     comparison = gate.comparison if gate else None
     write_json(result, paths["json"], comparison, gate.to_dict() if gate else None)
+    page = {**to_dict(result, comparison), **({"id": run_id} if run_id else {})}
+    write_html(page, paths["html"], comparison, gate.baseline_note if gate else None)
     write_junit(result, paths["junit"], comparison)
     summary = markdown(result, comparison_lines, gate.to_dict() if gate else None)
     with open(paths["markdown"], "w", encoding="utf-8") as fh:
@@ -122,7 +128,8 @@ def run(args) -> int:
     lines = describe(gate.comparison, gate.baseline_note) if args.baseline else None
     for line in lines or []:
         print(line)
-    for path in write_reports(result, args, gate if args.baseline or args.fail_on else None, lines):
+    for path in write_reports(result, args, gate if args.baseline or args.fail_on else None, lines,
+                              recorded and recorded["id"]):
         print(f"wrote {path}")
     interval = report["pass_rate_interval"]
     regression = ""
