@@ -91,6 +91,9 @@ def test_keys_live_in_a_cookie_for_pages_and_the_api_never_takes_the_cookie(tmp_
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/ui" in cookie
     assert client.get("/ui/evaluations").status_code == 200
     assert client.get("/v1/runs").status_code == 401  # the cookie is no key for the API
+    client.set_cookie("aiqa_key", "k-stale", path="/ui")  # a key since removed: back to the form
+    assert client.get("/ui/evaluations").headers["Location"] == "/ui/key?next=/ui/evaluations"
+    client.set_cookie("aiqa_key", "k-two", path="/ui")
     forgotten = client.post("/ui/key", data={"action": "forget"})
     assert "aiqa_key=;" in forgotten.headers["Set-Cookie"]
 
@@ -136,3 +139,11 @@ def test_the_chart_puts_time_left_to_right_and_rates_bottom_to_top():
     assert charts.time_series([]).points == []
     single = charts.time_series([{"value": 3.0, "when": "2026-10-01T00:00:00Z"}])
     assert single.points[0].x == (single.left + single.right) / 2
+
+
+def test_a_store_that_is_down_is_a_503_page(tmp_path):
+    from aiqa_fixtures import free_port
+    client = make_app(tmp_path, DATABASE_URL=f"postgresql://aiqa@127.0.0.1:{free_port()}/aiqa").test_client()
+    answer = client.get("/ui/")
+    assert answer.status_code == 503 and answer.mimetype == "text/html"
+    assert "Store unavailable" in answer.get_data(as_text=True)
