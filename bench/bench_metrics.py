@@ -2,7 +2,8 @@
 
 1. Server-side compute on 100k items (validation + the module's `_compute`, as a request runs it) over
    the reference library's own time on the same Python lists a request body parses into (scikit-learn
-   for accuracy and f1, seqeval for seqeval), and evaluate's `EvaluationModule.compute` (which writes
+   for accuracy, f1, mae and mse, seqeval for seqeval, scipy for pearsonr and spearmanr, evaluate's own
+   numpy lines for r_squared), and evaluate's `EvaluationModule.compute` (which writes
    an Arrow table first) over the same reference. Target: service / reference <= 1.5. For context the
    last column times the reference on numpy arrays converted beforehand (no list conversion at all).
 2. Per-request overhead for 100 items: p50 of an HTTP round trip to a real gunicorn server minus p50
@@ -55,6 +56,22 @@ def tag_data(n_tokens: int, seed: int = 0):
     return predictions, references
 
 
+def value_data(n: int, seed: int = 0):
+    """Numbers as a regression head's predictions and their true values."""
+    rng = random.Random(seed)
+    references = [rng.gauss(0, 1) for _ in range(n)]
+    return [r + rng.gauss(0, 0.5) for r in references], references
+
+
+def r_squared_reference(predictions, references):
+    """evaluate's r_squared module, its lines as they are."""
+    import numpy as np
+    predictions, references = np.array(predictions), np.array(references)
+    ssr = np.sum((predictions - references) ** 2)
+    sst = np.sum((references - np.mean(references)) ** 2)
+    return 1 - (ssr / sst)
+
+
 def as_arrays(column: list):
     """Label lists as numpy arrays, converted before the clock starts; seqeval takes lists only."""
     import numpy as np
@@ -64,10 +81,16 @@ def as_arrays(column: list):
 def references_for(name):
     from seqeval.metrics import accuracy_score as seq_accuracy
     from seqeval.metrics import classification_report
-    from sklearn.metrics import accuracy_score, f1_score
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error
     return {
         "accuracy": lambda p, r: accuracy_score(r, p),
         "f1": lambda p, r: f1_score(r, p),
+        "mae": lambda p, r: mean_absolute_error(r, p),
+        "mse": lambda p, r: mean_squared_error(r, p),
+        "r_squared": r_squared_reference,
+        "pearsonr": lambda p, r: pearsonr(r, p),
+        "spearmanr": lambda p, r: spearmanr(r, p),
         "seqeval": lambda p, r: (classification_report(r, p, output_dict=True, zero_division=0), seq_accuracy(r, p)),
     }[name]
 
@@ -80,7 +103,9 @@ def compute_ratios(items: int, repeat: int) -> None:
     print(f"{'metric':<10} {'reference s':>12} {'service s':>10} {'ratio':>6} {'evaluate.compute s':>19} {'ratio':>6}"
           f" {'reference on arrays s':>22}")
     with app.app_context():
-        for name, data in [("accuracy", label_data(items)), ("f1", label_data(items)), ("seqeval", tag_data(items))]:
+        values = value_data(items)
+        for name, data in [("accuracy", label_data(items)), ("f1", label_data(items)), ("seqeval", tag_data(items)),
+                           *((name, values) for name in ("mae", "mse", "r_squared", "pearsonr", "spearmanr"))]:
             predictions, references = data
             reference = best_of(lambda: references_for(name)(predictions, references), repeat)
             body = {"predictions": predictions, "references": references}

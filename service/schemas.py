@@ -10,7 +10,7 @@ from aiqa_client import comparison
 
 from .errors import PayloadTooLarge
 from .store import pages
-from .validation import StrictSchema, stride_below_window
+from .validation import StrictBoolean, StrictSchema, stride_below_window
 
 
 def _limit(name: str) -> int:
@@ -224,7 +224,7 @@ class QASchema(RequestSchema):
     inputs = QAPairs()
     top_k = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
     max_answer_len = fields.Integer(validate=validate.Range(min=1, max=512))
-    handle_impossible_answer = fields.Boolean(load_default=False)
+    handle_impossible_answer = StrictBoolean(load_default=False)
 
     @validates_schema
     def one_form(self, data, **kwargs):
@@ -253,7 +253,7 @@ class NERSchema(RequestSchema):
     inputs = Texts(required=True)
     aggregation = fields.String(load_default="simple",
                                 validate=validate.OneOf(["none", "simple", "first", "average", "max"]))
-    word_labels = fields.Boolean(load_default=False)
+    word_labels = StrictBoolean(load_default=False)
 
 
 qa_schema = QASchema()

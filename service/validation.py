@@ -1,5 +1,5 @@
 """Rules that more than one schema or layer applies, each said once."""
-from marshmallow import RAISE, Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, fields
 
 
 class StrictSchema(Schema):
@@ -7,6 +7,15 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 0, 1, "true" and "yes" are not truth values in a JSON body."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
 
 
 def stride_below_window(data: dict) -> None:

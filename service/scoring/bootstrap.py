@@ -5,6 +5,7 @@ Every interval is a percentile interval of replicates computed on items redrawn 
 measures the difference on this data set (a paired bootstrap).
 """
 import random
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -25,6 +26,8 @@ def replicates(spec, module, systems: list[dict], params: dict, results: list[di
     """For each system (its validated inputs), {result key: one value per resample}."""
     if spec.resampling == "weighted":
         return _weighted(module, systems, params, rng, resamples)
+    if spec.resampling == "recompute":
+        return _recomputed(spec, module, systems, params, rng, resamples)
     if spec.resampling == "additive":
         statistics = [module._item_statistics(**inputs, **params) for inputs in systems]
         count = len(statistics[0])
@@ -61,6 +64,25 @@ def _resampled_sums(statistics: list[np.ndarray], rng, resamples: int) -> list[n
     return sums
 
 
+def _recomputed(spec, module, systems: list[dict], params: dict, rng, resamples: int):
+    """The module's own `_compute` on each redrawn sample (the same items for every system), for its
+    primary key: for statistics no per-item sum gives, such as a rank correlation. It costs a
+    computation per resample, bounded like the others by MAX_BOOTSTRAP_DRAWS. A sample the statistic
+    is undefined on (one repeated value) gives NaN, which the interval leaves out."""
+    count = len(next(iter(systems[0].values())))
+    _check_budget(count, resamples)
+    columns = [{field: np.asarray(column) for field, column in system.items()} for system in systems]
+    found = np.empty((len(systems), resamples))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for number in range(resamples):
+            indices = rng.integers(0, count, size=count)
+            for which, system in enumerate(columns):
+                drawn = {field: column[indices] for field, column in system.items()}
+                found[which, number] = module._compute(**drawn, **params)[spec.primary]
+    return [{spec.primary: values} for values in found]
+
+
 def _weighted(module, systems: list[dict], params: dict, rng, resamples: int):
     """Label metrics depend only on how often each (reference, prediction) cell occurs, so redraw the
     cell counts (multinomial, as redrawing items would) and pass them to scikit-learn as weights."""
@@ -83,7 +105,13 @@ def _weighted(module, systems: list[dict], params: dict, rng, resamples: int):
     return [{key: np.asarray(found_values) for key, found_values in found.items()} for found in collected]
 
 
-def interval(values: np.ndarray, level: float) -> dict:
+def interval(values: np.ndarray, level: float) -> dict | None:
+    """The percentile interval of the replicates the statistic is defined on (a resample can draw one
+    repeated value, on which a correlation is not); None when it is defined on none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
     low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return {"low": float(low), "high": float(high), "level": level}
 
@@ -92,8 +120,9 @@ def confidence_intervals(spec, module, inputs: dict, params: dict, result: dict,
     """{result key: {low, high, level}} for every scalar the metric can resample."""
     rng = np.random.default_rng(confidence["seed"])
     found = replicates(spec, module, [inputs], params, [result], rng, confidence["resamples"])[0]
-    return {key: interval(values, confidence["level"]) for key, values in found.items()
-            if isinstance(result.get(key), (int, float))}
+    intervals = {key: interval(values, confidence["level"]) for key, values in found.items()
+                 if isinstance(result.get(key), (int, float))}
+    return {key: found_interval for key, found_interval in intervals.items() if found_interval is not None}
 
 
 def paired_difference(spec, module, systems: list[dict], params: dict, results: list[dict], key: str,
@@ -107,6 +136,7 @@ def paired_difference(spec, module, systems: list[dict], params: dict, results: 
     found_a, found_b = replicates(spec, module, systems, params, results, rng, options["resamples"])
     observed = results[1][key] - results[0][key]
     differences = found_b[key] - found_a[key]
+    differences = differences[np.isfinite(differences)]  # replicates the statistic is undefined on
     extreme = np.abs(differences - observed) >= abs(observed) - 1e-12
     return {"difference": float(observed),
             "confidence_interval": interval(differences, options["level"]),

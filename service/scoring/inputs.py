@@ -11,7 +11,7 @@ import numpy as np
 from flask import current_app
 
 from ..errors import PayloadTooLarge, ValidationFailed
-from .specs import LABELS, TAGS, TEXTS
+from .specs import LABELS, TAGS, TEXTS, VALUES
 
 _TYPE_NAMES = {int: "integers", str: "strings"}
 _PREFIX_TAG = re.compile(r"O|[BIES]-.+")
@@ -55,6 +55,27 @@ def labels(values, field: str) -> tuple[np.ndarray, type]:
         raise invalid(field, f"Item {index} is {_describe(values[index])}; labels must be integers or strings.")
     index = _first(values, lambda v: isinstance(v, str))
     raise invalid(field, f"Mixes integers and strings (item {index} is {values[index]!r}); use one label type.")
+
+
+def numbers(values, field: str) -> np.ndarray:
+    """A list of real numbers (JSON integers or floats; true and false are not numbers), as float64."""
+    _non_empty_list(values, field, "numbers")
+    bad = set(map(type, values)) - {int, float}
+    if bad:
+        index = _first(values, lambda v: type(v) in bad)
+        raise invalid(field, f"Item {index} is {_describe(values[index])}; must be a number.")
+    return np.asarray(values, dtype=np.float64)
+
+
+def varying(spec, prepared: dict) -> None:
+    """The fields a metric is undefined on when constant (a correlation; R squared's references);
+    predictions_a and predictions_b of a comparison are predictions."""
+    for field, column in prepared.items():
+        if ("predictions" if field.startswith("predictions") else field) not in spec.varying:
+            continue
+        if len(column) < 2 or np.all(column == column[0]):
+            what = "one item" if len(column) < 2 else f"every item is {column[0]:g}"
+            raise invalid(field, f"{spec.name} is undefined here: {what}; it needs two different values at least.")
 
 
 def same_label_type(types: dict) -> type:
@@ -148,6 +169,8 @@ def prepare(spec, columns: dict, params: dict) -> dict:
     elif spec.kind == TAGS:
         prepared = {field: tag_sentences(values, field, params.get("suffix", False))
                     for field, values in columns.items()}
+    elif spec.kind == VALUES:
+        prepared = {field: numbers(values, field) for field, values in columns.items()}
     else:
         prepared = {field: model_texts(values, field) for field, values in columns.items()}
     same_length(prepared)

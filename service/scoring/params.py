@@ -7,7 +7,7 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..validation import StrictSchema, stride_below_window
+from ..validation import StrictBoolean, StrictSchema, stride_below_window
 
 
 class Label(fields.Field):
@@ -39,8 +39,16 @@ class NoParams(Params):
     pass
 
 
+class MseParams(Params):
+    squared = _described(StrictBoolean(), "True: the mean squared error; false: its square root (RMSE).")
+
+
+class CorrelationParams(Params):
+    return_pvalue = _described(StrictBoolean(), "Also return the two-sided p-value of no correlation.")
+
+
 class AccuracyParams(Params):
-    normalize = _described(fields.Boolean(), "True: the fraction correct; false: the number correct.")
+    normalize = _described(StrictBoolean(), "True: the fraction correct; false: the number correct.")
 
 
 class LabelledParams(Params):
@@ -77,10 +85,10 @@ class ExactMatchParams(Params):
         fields.List(fields.String(validate=[validate.Length(min=1, max=200), _compiles]),
                     validate=validate.Length(max=10)),
         "Regular expressions whose matches are removed before comparing.")
-    ignore_case = _described(fields.Boolean(), "Compare lowercased texts.")
-    ignore_punctuation = _described(fields.Boolean(), "Remove ASCII punctuation.")
-    ignore_numbers = _described(fields.Boolean(), "Remove the digits 0-9.")
-    ignore_whitespace = _described(fields.Boolean(), "Collapse runs of whitespace to one space; trim the ends.")
+    ignore_case = _described(StrictBoolean(), "Compare lowercased texts.")
+    ignore_punctuation = _described(StrictBoolean(), "Remove ASCII punctuation.")
+    ignore_numbers = _described(StrictBoolean(), "Remove the digits 0-9.")
+    ignore_whitespace = _described(StrictBoolean(), "Collapse runs of whitespace to one space; trim the ends.")
 
 
 class BleuParams(Params):
@@ -88,11 +96,11 @@ class BleuParams(Params):
                                "sacrebleu's smoothing.")
     smooth_value = _described(fields.Float(validate=validate.Range(min=0), allow_nan=False),
                               "The value for floor and add-k smoothing.")
-    force = _described(fields.Boolean(), "Do not warn about input that looks tokenized.")
-    lowercase = _described(fields.Boolean(), "Compare lowercased texts.")
+    force = _described(StrictBoolean(), "Do not warn about input that looks tokenized.")
+    lowercase = _described(StrictBoolean(), "Compare lowercased texts.")
     tokenize = _described(fields.String(validate=validate.OneOf(["13a", "none", "intl", "char", "zh"])),
                           "sacrebleu's tokenizer (13a when left out).")
-    use_effective_order = _described(fields.Boolean(), "Ignore n-gram orders without matches.")
+    use_effective_order = _described(StrictBoolean(), "Ignore n-gram orders without matches.")
 
 
 class ChrfParams(Params):
@@ -101,9 +109,9 @@ class ChrfParams(Params):
                             "Longest word n-gram; 2 gives chrF++.")
     beta = _described(fields.Integer(validate=validate.Range(min=1, max=10)),
                       "Recall is this many times as important as precision.")
-    lowercase = _described(fields.Boolean(), "Compare lowercased texts.")
-    whitespace = _described(fields.Boolean(), "Keep whitespace in character n-grams.")
-    eps_smoothing = _described(fields.Boolean(), "Smooth zero matches as sacrebleu 1.x did.")
+    lowercase = _described(StrictBoolean(), "Compare lowercased texts.")
+    whitespace = _described(StrictBoolean(), "Keep whitespace in character n-grams.")
+    eps_smoothing = _described(StrictBoolean(), "Smooth zero matches as sacrebleu 1.x did.")
 
 
 class RougeParams(Params):
@@ -111,8 +119,8 @@ class RougeParams(Params):
         fields.List(fields.String(validate=validate.OneOf(["rouge1", "rouge2", "rougeL", "rougeLsum"])),
                     validate=validate.Length(min=1, max=4)),
         "Which of rouge1, rouge2, rougeL, rougeLsum.")
-    use_stemmer = _described(fields.Boolean(), "Porter-stem tokens before matching.")
-    use_aggregator = _described(fields.Boolean(), "The mean over predictions; false: one value per prediction.")
+    use_stemmer = _described(StrictBoolean(), "Porter-stem tokens before matching.")
+    use_aggregator = _described(StrictBoolean(), "The mean over predictions; false: one value per prediction.")
 
 
 class SeqevalParams(Params):
@@ -120,7 +128,7 @@ class SeqevalParams(Params):
                         "The tagging scheme; used with mode strict.")
     mode = _described(fields.String(validate=validate.OneOf(["strict"])),
                       "strict: score only entities well-formed in scheme; left out: conlleval's lenient chunking.")
-    suffix = _described(fields.Boolean(), "The type comes before the prefix (PER-B).")
+    suffix = _described(StrictBoolean(), "The type comes before the prefix (PER-B).")
     zero_division = _described(fields.Integer(validate=validate.OneOf([0, 1])),
                                "The value of a score whose denominator is zero.")
 

@@ -13,7 +13,7 @@ from ..errors import ValidationFailed, input_problem
 from ..validation import window_problems
 from ..observability import METRIC_COMPUTATIONS
 from . import bootstrap, loader
-from .inputs import check_label_params, label_type, prepare
+from .inputs import check_label_params, label_type, prepare, varying
 from .specs import LABELS, SPECS
 
 _NOT_PARAMETERS = {"self", "predictions", "references", "sample_weight", "model"}
@@ -63,8 +63,11 @@ def validated_inputs(spec, columns: dict, params: dict) -> dict:
 
 
 def check_params_against(spec, inputs: dict, params: dict) -> None:
+    """What one metric asks of inputs validated for its kind (several metrics may share them)."""
     if spec.kind == LABELS:
         check_label_params(params, label_type(next(iter(inputs.values()))))
+    if spec.varying:
+        varying(spec, inputs)
 
 
 def run(spec, inputs: dict, params: dict, registry) -> tuple[dict, dict]:

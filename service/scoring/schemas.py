@@ -7,7 +7,7 @@ config at request time.
 from flask import current_app
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..validation import StrictSchema
+from ..validation import StrictBoolean, StrictSchema
 from . import bootstrap
 from .params import Label
 
@@ -110,7 +110,7 @@ class TableQuerySchema(StrictSchema):
 
     scheme = fields.String()
     mode = fields.String()
-    suffix = fields.Boolean()
+    suffix = StrictBoolean()
     zero_division = fields.Integer()
     confidence = fields.String(validate=validate.OneOf(["bootstrap"]))
     level = fields.Float(validate=_LEVEL, allow_nan=False)

@@ -6,7 +6,10 @@ resampling: how the bootstrap redraws items — "weighted" (label metrics: redra
 (reference, prediction) cell and call `_compute` with those counts as sample weights, so every
 replicate is scikit-learn's own number at a cost independent of the item count), "additive" (the
 module's `_item_statistics` per item and `_score_statistics` of their sums), "mean" (the mean of a
-per-item list in the result), or None (no scalar to resample).
+per-item list in the result), "recompute" (the module's `_compute` on every redrawn sample: for
+statistics of ranks, which no per-item sum gives), or None (no scalar to resample).
+varying: the input fields that must hold two different values at least (a correlation, or R squared's
+references, is undefined on a constant column): a 422 that says so, never a NaN in the answer.
 capability: the registry capability of the warm model a model-backed metric needs.
 """
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from marshmallow import Schema
 
 from . import params as p
 
-LABELS, TEXTS, TAGS, MODEL_TEXTS = "labels", "texts", "tags", "model-texts"
+LABELS, TEXTS, TAGS, MODEL_TEXTS, VALUES = "labels", "texts", "tags", "model-texts", "values"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class MetricSpec:
     references: bool = True
     per_item: str | None = None  # for resampling "mean": the result key of the per-item values
     multi_reference: bool = False  # references may be a list of texts per prediction
+    varying: tuple = ()
 
     @property
     def input_descriptions(self) -> dict:
@@ -58,6 +62,13 @@ SPECS = {spec.name: spec for spec in [
     MetricSpec("chrf", TEXTS, p.ChrfParams(), "score", "additive", multi_reference=True),
     MetricSpec("rouge", TEXTS, p.RougeParams(), "rougeL", "additive", multi_reference=True),
     MetricSpec("seqeval", TAGS, p.SeqevalParams(), "overall_f1", "additive"),
+    MetricSpec("mae", VALUES, p.NoParams(), "mae", "additive"),
+    MetricSpec("mse", VALUES, p.MseParams(), "mse", "additive"),
+    MetricSpec("r_squared", VALUES, p.NoParams(), "r_squared", "additive", varying=("references",)),
+    MetricSpec("pearsonr", VALUES, p.CorrelationParams(), "pearsonr", "additive",
+               varying=("predictions", "references")),
+    MetricSpec("spearmanr", VALUES, p.CorrelationParams(), "spearmanr", "recompute",
+               varying=("predictions", "references")),
     MetricSpec("perplexity", MODEL_TEXTS, p.PerplexityParams(), "mean_perplexity", "mean",
                capability="perplexity", references=False, per_item="perplexities"),
     MetricSpec("semantic_similarity", MODEL_TEXTS, p.ModelParams(), "semantic_similarity", "mean",
@@ -70,6 +81,8 @@ INPUT_DESCRIPTIONS = {
     TEXTS: ("A list of texts (empty strings allowed).", "A list of reference texts, one per prediction."),
     TAGS: ("A list of sentences, each a list of tags such as B-PER, I-PER, O.",
            "A list of sentences of reference tags, each as long as its predicted sentence."),
+    VALUES: ("A list of numbers (integers or floats; true and false are not numbers).",
+             "A list of true values, numbers, one per prediction."),
     MODEL_TEXTS: ("A list of non-empty texts (at most MAX_ITEMS, each at most MAX_TEXT_CHARS characters).",
                   "A list of non-empty reference texts, one per prediction."),
 }

@@ -66,7 +66,11 @@ def test_several_metrics_with_intervals_where_there_is_a_scalar(client):
 def test_catalog_lists_every_metric_with_inputs_and_parameters(client):
     metrics = {m["name"]: m for m in client.get("/v1/metrics").get_json()["metrics"]}
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "confusion_matrix", "matthews_corrcoef",
-                            "exact_match", "bleu", "chrf", "rouge", "seqeval", "perplexity", "semantic_similarity"}
+                            "exact_match", "bleu", "chrf", "rouge", "seqeval", "perplexity", "semantic_similarity",
+                            "mae", "mse", "r_squared", "pearsonr", "spearmanr"}
+    assert metrics["mse"]["parameters"]["squared"]["type"] == "boolean"
+    assert metrics["mse"]["parameters"]["squared"]["default"] is True
+    assert metrics["spearmanr"]["confidence"] is True
     f1 = metrics["f1"]
     assert f1["description"] and set(f1["inputs"]) == {"predictions", "references"}
     assert f1["parameters"]["average"] == {

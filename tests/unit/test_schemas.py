@@ -64,3 +64,16 @@ def test_too_many_items_is_413_not_422():
     with pytest.raises(PayloadTooLarge) as info:
         classify_schema.load({"inputs": ["a"] * 5})
     assert info.value.status == 413 and "inputs" in info.value.errors
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "false", None, 1.0])
+def test_a_boolean_field_takes_true_or_false_only(value):
+    from service.schemas import ner_schema, qa_schema
+    for schema, payload, field in [
+        (qa_schema, {"question": "q", "context": "c", "handle_impossible_answer": value}, "handle_impossible_answer"),
+        (ner_schema, {"inputs": ["x"], "word_labels": value}, "word_labels"),
+    ]:
+        with pytest.raises(ValidationError) as raised:
+            schema.load(payload)
+        assert field in raised.value.messages
+    assert qa_schema.load({"question": "q", "context": "c", "handle_impossible_answer": True})["handle_impossible_answer"]
