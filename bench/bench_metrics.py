@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -63,6 +64,31 @@ def value_data(n: int, seed: int = 0):
     return [r + rng.gauss(0, 0.5) for r in references], references
 
 
+def probability_data(n: int, seed: int = 0):
+    rng = random.Random(seed)
+    references = [rng.randint(0, 1) for _ in range(n)]
+    return [min(1.0, max(0.0, r * 0.7 + 0.15 + rng.gauss(0, 0.1))) for r in references], references
+
+
+def squad_data(n: int, seed: int = 0):
+    """SQuAD answers: a few words each, most right, some partly, some wrong."""
+    rng = random.Random(seed)
+    words = "the river park opened in june after a year of work by the city council".split()
+    references, predictions = [], []
+    for number in range(n):
+        gold = " ".join(rng.sample(words, 3))
+        guess = gold if rng.random() < 0.6 else " ".join(rng.sample(words, 2))
+        references.append({"id": f"q{number}", "answers": {"text": [gold], "answer_start": [0]}})
+        predictions.append({"id": f"q{number}", "prediction_text": guess})
+    return predictions, references
+
+
+def squad_reference(predictions, references):
+    """The official SQuAD v1.1 script's steps (tests/unit/test_metrics_squad.py restates them)."""
+    from test_metrics_squad import v1_evaluate
+    return v1_evaluate([{"paragraphs": [{"qas": references}]}], {p["id"]: p["prediction_text"] for p in predictions})
+
+
 def r_squared_reference(predictions, references):
     """evaluate's r_squared module, its lines as they are."""
     import numpy as np
@@ -82,8 +108,10 @@ def references_for(name):
     from seqeval.metrics import accuracy_score as seq_accuracy
     from seqeval.metrics import classification_report
     from scipy.stats import pearsonr, spearmanr
-    from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error
+    from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, mean_absolute_error, mean_squared_error
     return {
+        "brier_score": lambda p, r: brier_score_loss(r, p),
+        "squad": squad_reference,
         "accuracy": lambda p, r: accuracy_score(r, p),
         "f1": lambda p, r: f1_score(r, p),
         "mae": lambda p, r: mean_absolute_error(r, p),
@@ -105,7 +133,8 @@ def compute_ratios(items: int, repeat: int) -> None:
     with app.app_context():
         values = value_data(items)
         for name, data in [("accuracy", label_data(items)), ("f1", label_data(items)), ("seqeval", tag_data(items)),
-                           *((name, values) for name in ("mae", "mse", "r_squared", "pearsonr", "spearmanr"))]:
+                           *((name, values) for name in ("mae", "mse", "r_squared", "pearsonr", "spearmanr")),
+                           ("brier_score", probability_data(items)), ("squad", squad_data(items))]:
             predictions, references = data
             reference = best_of(lambda: references_for(name)(predictions, references), repeat)
             body = {"predictions": predictions, "references": references}

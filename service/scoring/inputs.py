@@ -11,7 +11,7 @@ import numpy as np
 from flask import current_app
 
 from ..errors import PayloadTooLarge, ValidationFailed
-from .specs import LABELS, TAGS, TEXTS, VALUES
+from .specs import ANSWERS, LABELS, PROBABILITIES, TAGS, TEXTS, VALUES
 
 _TYPE_NAMES = {int: "integers", str: "strings"}
 _PREFIX_TAG = re.compile(r"O|[BIES]-.+")
@@ -65,6 +65,98 @@ def numbers(values, field: str) -> np.ndarray:
         index = _first(values, lambda v: type(v) in bad)
         raise invalid(field, f"Item {index} is {_describe(values[index])}; must be a number.")
     return np.asarray(values, dtype=np.float64)
+
+
+def probabilities(values, field: str) -> np.ndarray:
+    """Numbers in [0, 1]."""
+    array = numbers(values, field)
+    outside = (array < 0) | (array > 1)
+    if outside.any():
+        index = int(np.argmax(outside))
+        raise invalid(field, f"Item {index} is {values[index]!r}; a probability is between 0 and 1.")
+    return array
+
+
+def binary_references(params: dict, references: np.ndarray) -> None:
+    """Labels of a binary outcome: at most two classes, and a positive class of their type (named for
+    string labels, as scikit-learn asks)."""
+    classes = np.unique(references)
+    if len(classes) > 2:
+        raise invalid("references", f"{len(classes)} different labels; a binary outcome has at most two.")
+    kind = label_type(references)
+    if "pos_label" not in params and kind is str:
+        raise ValidationFailed("name the positive class: params.pos_label (the labels are strings)",
+                               errors={"params": {"pos_label": ["Required for string labels."]}})
+    check_label_params(params, kind, ("pos_label",))
+
+
+def _an_object(value, field: str, index: int, keys: set, optional: set = frozenset()) -> dict:
+    if not isinstance(value, dict):
+        raise invalid(field, f"Item {index} is {_describe(value)}; must be an object with {', '.join(sorted(keys))}.")
+    missing, unknown = keys - value.keys(), value.keys() - keys - optional
+    if missing or unknown:
+        said = [f"misses {', '.join(sorted(missing))}" if missing else "",
+                f"has unknown {', '.join(sorted(unknown))}" if unknown else ""]
+        raise invalid(field, f"Item {index} {' and '.join(filter(None, said))}.")
+    if not isinstance(value["id"], str) or not value["id"]:
+        raise invalid(field, f"Item {index}: id must be a non-empty string.")
+    return value
+
+
+def _unique_ids(values: list, field: str) -> dict:
+    seen = {}
+    for index, value in enumerate(values):
+        if value["id"] in seen:
+            raise invalid(field, f"Items {seen[value['id']]} and {index} have the same id {value['id']!r}.")
+        seen[value["id"]] = index
+    return seen
+
+
+def answers(values, field: str, no_answer: bool) -> list[dict]:
+    """SQuAD predictions: {id, prediction_text} and no_answer_probability, 0 to 1 (required by squad_v2;
+    squad checks and ignores it, so one request can score v2 answers with both)."""
+    keys = {"id", "prediction_text"} | ({"no_answer_probability"} if no_answer else set())
+    for index, value in enumerate(_non_empty_list(values, field, "answers")):
+        _an_object(value, field, index, keys, optional={"no_answer_probability"})
+        if not isinstance(value["prediction_text"], str):
+            raise invalid(field, f"Item {index}: prediction_text must be a string.")
+        probability = value.get("no_answer_probability", 0.0)
+        if type(probability) not in (int, float) or not 0 <= probability <= 1:
+            raise invalid(field, f"Item {index}: no_answer_probability must be a number from 0 to 1.")
+    _unique_ids(values, field)
+    return values
+
+
+def questions(values, field: str, no_answer: bool) -> list[dict]:
+    """SQuAD references: {id, answers: {text: [...], answer_start: [...]}}; squad (v1) needs an answer."""
+    for index, value in enumerate(_non_empty_list(values, field, "questions")):
+        _an_object(value, field, index, {"id", "answers"})
+        gold = value["answers"]
+        if not isinstance(gold, dict) or set(gold) != {"text", "answer_start"}:
+            raise invalid(field, f"Item {index}: answers must be an object with text and answer_start lists.")
+        texts_, starts = gold["text"], gold["answer_start"]
+        if not (isinstance(texts_, list) and isinstance(starts, list) and len(texts_) == len(starts)
+                and all(isinstance(t, str) for t in texts_) and all(type(s) is int for s in starts)):
+            raise invalid(field, f"Item {index}: answers.text (strings) and answers.answer_start (integers) "
+                                 "must be lists of the same length.")
+        if not texts_ and not no_answer:
+            raise invalid(field, f"Item {index} has no gold answer; squad needs one (squad_v2 takes none).")
+    _unique_ids(values, field)
+    return values
+
+
+def paired_by_id(prepared: dict) -> None:
+    """Every question answered, every answer for a question: ids pair predictions with references."""
+    wanted = {value["id"] for value in prepared["references"]}
+    for field, values in prepared.items():
+        if field == "references":
+            continue
+        given = {value["id"] for value in values}
+        for ids, problem in ((wanted - given, "no answer for {} question(s) of references"),
+                             (given - wanted, "{} answer(s) to no question of references")):
+            if ids:
+                shown = ", ".join(repr(i) for i in sorted(ids)[:5]) + (" ..." if len(ids) > 5 else "")
+                raise invalid(field, f"{problem.format(len(ids))}: ids {shown}.")
 
 
 def varying(spec, prepared: dict) -> None:
@@ -171,6 +263,14 @@ def prepare(spec, columns: dict, params: dict) -> dict:
                     for field, values in columns.items()}
     elif spec.kind == VALUES:
         prepared = {field: numbers(values, field) for field, values in columns.items()}
+    elif spec.kind == ANSWERS:
+        no_answer = spec.name == "squad_v2"
+        prepared = {field: questions(values, field, no_answer) if field == "references"
+                    else answers(values, field, no_answer) for field, values in columns.items()}
+        paired_by_id(prepared)
+    elif spec.kind == PROBABILITIES:
+        prepared = {field: labels(values, field)[0] if field == "references" else probabilities(values, field)
+                    for field, values in columns.items()}
     else:
         prepared = {field: model_texts(values, field) for field, values in columns.items()}
     same_length(prepared)

@@ -39,6 +39,16 @@ class NoParams(Params):
     pass
 
 
+class SquadV2Params(Params):
+    no_answer_threshold = _described(
+        fields.Float(allow_nan=False, validate=validate.Range(min=0, max=1)),
+        "Abstain (score as no answer) where no_answer_probability is above this.")
+
+
+class BrierParams(Params):
+    pos_label = _described(Label(), "The positive class (required for string labels).")
+
+
 class MseParams(Params):
     squared = _described(StrictBoolean(), "True: the mean squared error; false: its square root (RMSE).")
 

@@ -13,8 +13,8 @@ from ..errors import ValidationFailed, input_problem
 from ..validation import window_problems
 from ..observability import METRIC_COMPUTATIONS
 from . import bootstrap, loader
-from .inputs import check_label_params, label_type, prepare, varying
-from .specs import LABELS, SPECS
+from .inputs import binary_references, check_label_params, label_type, prepare, varying
+from .specs import ANSWERS, LABELS, PROBABILITIES, SPECS
 
 _NOT_PARAMETERS = {"self", "predictions", "references", "sample_weight", "model"}
 
@@ -66,6 +66,8 @@ def check_params_against(spec, inputs: dict, params: dict) -> None:
     """What one metric asks of inputs validated for its kind (several metrics may share them)."""
     if spec.kind == LABELS:
         check_label_params(params, label_type(next(iter(inputs.values()))))
+    if spec.kind == PROBABILITIES:
+        binary_references(params, inputs["references"])
     if spec.varying:
         varying(spec, inputs)
 
@@ -128,7 +130,9 @@ def compute_many(registry, data: dict) -> dict:
         try:
             spec = spec_for(entry["name"])
             params = load_params(spec, entry["params"])
-            key = (spec.kind, spec.references, spec.multi_reference, params.get("suffix", False))
+            # Inputs read once per way of reading them (squad and squad_v2 read answers differently).
+            key = (spec.kind, spec.references, spec.multi_reference, params.get("suffix", False),
+                   spec.name if spec.kind == ANSWERS else None)
             if key not in validated:
                 validated[key] = prepare(spec, columns_for(spec, data), params)
             check_params_against(spec, validated[key], params)

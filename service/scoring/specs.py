@@ -19,6 +19,8 @@ from marshmallow import Schema
 from . import params as p
 
 LABELS, TEXTS, TAGS, MODEL_TEXTS, VALUES = "labels", "texts", "tags", "model-texts", "values"
+PROBABILITIES = "probabilities"  # predictions: a probability of the positive class; references: labels
+ANSWERS = "answers"  # SQuAD: predictions {id, prediction_text[, no_answer_probability]}, references {id, answers}
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ SPECS = {spec.name: spec for spec in [
     MetricSpec("chrf", TEXTS, p.ChrfParams(), "score", "additive", multi_reference=True),
     MetricSpec("rouge", TEXTS, p.RougeParams(), "rougeL", "additive", multi_reference=True),
     MetricSpec("seqeval", TAGS, p.SeqevalParams(), "overall_f1", "additive"),
+    MetricSpec("squad", ANSWERS, p.NoParams(), "f1", "additive"),
+    MetricSpec("squad_v2", ANSWERS, p.SquadV2Params(), "f1", "additive"),
+    MetricSpec("brier_score", PROBABILITIES, p.BrierParams(), "brier_score", "additive"),
     MetricSpec("mae", VALUES, p.NoParams(), "mae", "additive"),
     MetricSpec("mse", VALUES, p.MseParams(), "mse", "additive"),
     MetricSpec("r_squared", VALUES, p.NoParams(), "r_squared", "additive", varying=("references",)),
@@ -81,6 +86,11 @@ INPUT_DESCRIPTIONS = {
     TEXTS: ("A list of texts (empty strings allowed).", "A list of reference texts, one per prediction."),
     TAGS: ("A list of sentences, each a list of tags such as B-PER, I-PER, O.",
            "A list of sentences of reference tags, each as long as its predicted sentence."),
+    ANSWERS: ("A list of answers: {id, prediction_text}, and no_answer_probability (0 to 1) for squad_v2.",
+              "A list of questions: {id, answers: {text: [...], answer_start: [...]}}, paired with the "
+              "predictions by id (squad_v2 allows no answers)."),
+    PROBABILITIES: ("A list of probabilities of the positive class, numbers in [0, 1].",
+                    "A list of class labels, integers or strings, at most two different ones."),
     VALUES: ("A list of numbers (integers or floats; true and false are not numbers).",
              "A list of true values, numbers, one per prediction."),
     MODEL_TEXTS: ("A list of non-empty texts (at most MAX_ITEMS, each at most MAX_TEXT_CHARS characters).",

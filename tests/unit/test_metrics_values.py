@@ -180,3 +180,47 @@ def test_compare_names_the_constant_system():
         scoring.compare(None, {"metric": "pearsonr", "references": [1, 2, 3], "predictions_a": [1, 2, 4],
                                "predictions_b": [2, 2, 2], "level": 0.95, "resamples": 100, "seed": 1})
     assert list(raised.value.errors) == ["predictions_b"]
+
+
+# -- brier_score: probabilities of the positive class against binary labels -------------------------
+@SETTINGS
+@given(st.data())
+def test_brier_score_equals_scikit_learn(data):
+    n = data.draw(st.integers(min_value=1, max_value=40))
+    probabilities = data.draw(st.lists(st.floats(min_value=0, max_value=1), min_size=n, max_size=n))
+    classes = data.draw(st.sampled_from([(0, 1), (-1, 1), ("ham", "spam")]))
+    references = data.draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n))
+    params = {"pos_label": classes[1]} if isinstance(classes[0], str) or data.draw(st.booleans()) else {}
+    ours = compute("brier_score", probabilities, references, **params)["result"]
+    expected = skm.brier_score_loss(np.asarray(references), np.asarray(probabilities), pos_label=params.get("pos_label", 1))
+    assert ours == {"brier_score": pytest.approx(expected, rel=1e-12, abs=1e-15)}
+
+
+@pytest.mark.parametrize("predictions, references, params, field", [
+    ([0.2, 1.5], [0, 1], {}, "predictions"),
+    ([-0.1, 0.5], [0, 1], {}, "predictions"),
+    ([0.2, 0.5, 0.1], [0, 1, 2], {}, "references"),
+    ([0.2, 0.5], ["a", "b"], {}, "params"),
+    ([0.2, 0.5], ["a", "b"], {"pos_label": 1}, "params"),
+    ([0.2, True], [0, 1], {}, "predictions"),
+    ([0.2, 0.4], [0, None], {}, "references"),
+])
+def test_brier_score_refuses_what_is_not_a_binary_probability(predictions, references, params, field):
+    with pytest.raises(ValidationFailed) as raised:
+        compute("brier_score", predictions, references, **params)
+    assert field in raised.value.errors
+
+
+def test_brier_score_bootstraps_and_compares():
+    rng = np.random.default_rng(2)
+    references = rng.integers(0, 2, size=200)
+    sharp = np.clip(references * 0.8 + 0.1 + rng.normal(scale=0.05, size=200), 0, 1)
+    vague = np.full(200, 0.5)
+    answer = compute("brier_score", sharp.tolist(), references.tolist(),
+                     {"method": "bootstrap", "seed": 1, "resamples": 300, "level": 0.95})
+    interval = answer["confidence_intervals"]["brier_score"]
+    assert interval["low"] <= answer["result"]["brier_score"] <= interval["high"]
+    compared = scoring.compare(None, {"metric": "brier_score", "references": references.tolist(),
+                                      "predictions_a": vague.tolist(), "predictions_b": sharp.tolist(),
+                                      "level": 0.95, "resamples": 300, "seed": 1})
+    assert compared["difference"] < 0 and compared["p_value"] < 0.01
