@@ -24,7 +24,7 @@ Examples:
     0.3375
     >>> round(brier.compute(predictions=[0.1, 0.9, 0.8, 0.3], references=["spam", "ham", "ham", "spam"],
     ...                     pos_label="ham")["brier_score"], 4)
-    0.3375
+    0.0375
 """
 
 _CITATION = """
