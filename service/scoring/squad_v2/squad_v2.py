@@ -73,7 +73,7 @@ def _best_threshold(raw, has_answer, answered, probabilities, order):
         score += raw[index] if has_answer[index] else (-1.0 if answered[index] else 0.0)
         if score > best:
             best, threshold = score, float(probabilities[index])
-    return 100.0 * best / len(raw), threshold
+    return float(100.0 * best / len(raw)), threshold
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
