@@ -89,6 +89,33 @@ def squad_reference(predictions, references):
     return v1_evaluate([{"paragraphs": [{"qas": references}]}], {p["id"]: p["prediction_text"] for p in predictions})
 
 
+def transcription_data(n: int, seed: int = 0):
+    rng = random.Random(seed)
+    words = "please send the invoice for order number twelve to the billing team today".split()
+    references = [" ".join(rng.sample(words, 6)) for _ in range(n)]
+    return [" ".join(w for w in r.split() if rng.random() < 0.9) for r in references], references
+
+
+def error_rate_reference(characters: bool = False):
+    """evaluate's wer and cer modules: jiwer on each pair, errors summed over reference lengths (cer
+    with evaluate's transform: spaces collapsed, ends trimmed, one list of characters)."""
+    import jiwer
+    options = {}
+    if characters:
+        transform = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToSingleSentence(""),
+                                   jiwer.ReduceToListOfListOfChars()])
+        options = {"reference_transform": transform, "hypothesis_transform": transform}
+
+    def rate(predictions, references):
+        incorrect = total = 0
+        for prediction, reference in zip(predictions, references):
+            found = jiwer.process_words(reference, prediction, **options)
+            incorrect += found.substitutions + found.deletions + found.insertions
+            total += found.substitutions + found.deletions + found.hits
+        return incorrect / total
+    return rate
+
+
 def r_squared_reference(predictions, references):
     """evaluate's r_squared module, its lines as they are."""
     import numpy as np
@@ -111,6 +138,8 @@ def references_for(name):
     from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, mean_absolute_error, mean_squared_error
     return {
         "brier_score": lambda p, r: brier_score_loss(r, p),
+        "wer": error_rate_reference(),
+        "cer": error_rate_reference(characters=True),
         "squad": squad_reference,
         "accuracy": lambda p, r: accuracy_score(r, p),
         "f1": lambda p, r: f1_score(r, p),
@@ -134,7 +163,8 @@ def compute_ratios(items: int, repeat: int) -> None:
         values = value_data(items)
         for name, data in [("accuracy", label_data(items)), ("f1", label_data(items)), ("seqeval", tag_data(items)),
                            *((name, values) for name in ("mae", "mse", "r_squared", "pearsonr", "spearmanr")),
-                           ("brier_score", probability_data(items)), ("squad", squad_data(items))]:
+                           ("brier_score", probability_data(items)), ("squad", squad_data(items)),
+                           ("wer", transcription_data(items)), ("cer", transcription_data(items))]:
             predictions, references = data
             reference = best_of(lambda: references_for(name)(predictions, references), repeat)
             body = {"predictions": predictions, "references": references}

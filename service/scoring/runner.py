@@ -70,6 +70,9 @@ def check_params_against(spec, inputs: dict, params: dict) -> None:
         binary_references(params, inputs["references"])
     if spec.varying:
         varying(spec, inputs)
+    if spec.rate_of_references and not any(text.strip() for text in inputs["references"]):
+        raise ValidationFailed(f"{spec.name} counts errors per reference word: every reference is blank",
+                               errors={"references": ["At least one reference must hold a word."]})
 
 
 def run(spec, inputs: dict, params: dict, registry) -> tuple[dict, dict]:

@@ -8,6 +8,8 @@ replicate is scikit-learn's own number at a cost independent of the item count),
 module's `_item_statistics` per item and `_score_statistics` of their sums), "mean" (the mean of a
 per-item list in the result), "recompute" (the module's `_compute` on every redrawn sample: for
 statistics of ranks, which no per-item sum gives), or None (no scalar to resample).
+rate_of_references: an error rate over the references' words or characters, which the references
+must hold some of (all blank: a 422, not a division by zero).
 varying: the input fields that must hold two different values at least (a correlation, or R squared's
 references, is undefined on a constant column): a 422 that says so, never a NaN in the answer.
 capability: the registry capability of the warm model a model-backed metric needs.
@@ -35,6 +37,7 @@ class MetricSpec:
     per_item: str | None = None  # for resampling "mean": the result key of the per-item values
     multi_reference: bool = False  # references may be a list of texts per prediction
     varying: tuple = ()
+    rate_of_references: bool = False
 
     @property
     def input_descriptions(self) -> dict:
@@ -60,6 +63,8 @@ SPECS = {spec.name: spec for spec in [
     _labels("matthews_corrcoef", p.NoParams()),
     _labels("confusion_matrix", p.ConfusionMatrixParams(), resampling=None),
     MetricSpec("exact_match", TEXTS, p.ExactMatchParams(), "exact_match", "additive"),
+    MetricSpec("wer", TEXTS, p.NoParams(), "wer", "additive", rate_of_references=True),
+    MetricSpec("cer", TEXTS, p.NoParams(), "cer", "additive", rate_of_references=True),
     MetricSpec("bleu", TEXTS, p.BleuParams(), "score", "additive", multi_reference=True),
     MetricSpec("chrf", TEXTS, p.ChrfParams(), "score", "additive", multi_reference=True),
     MetricSpec("rouge", TEXTS, p.RougeParams(), "rougeL", "additive", multi_reference=True),
