@@ -45,6 +45,23 @@ class SquadV2Params(Params):
         "Abstain (score as no answer) where no_answer_probability is above this.")
 
 
+class TerParams(Params):
+    normalized = _described(StrictBoolean(), "Normalise and tokenize punctuation first.")
+    ignore_punct = _described(StrictBoolean(), "Remove punctuation first.")
+    support_zh_ja_chars = _described(StrictBoolean(), "Split Chinese and Japanese characters when normalizing.")
+    case_sensitive = _described(StrictBoolean(), "Keep case (TER lowercases by default).")
+
+
+class GoogleBleuParams(Params):
+    min_len = _described(fields.Integer(strict=True, validate=validate.Range(min=1, max=10)), "The shortest n-gram.")
+    max_len = _described(fields.Integer(strict=True, validate=validate.Range(min=1, max=10)), "The longest n-gram.")
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data.get("min_len", 1) > data.get("max_len", 4):
+            raise ValidationError("Must not be smaller than min_len (default 1).", "max_len")
+
+
 class BrierParams(Params):
     pos_label = _described(Label(), "The positive class (required for string labels).")
 

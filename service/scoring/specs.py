@@ -63,6 +63,8 @@ SPECS = {spec.name: spec for spec in [
     _labels("matthews_corrcoef", p.NoParams()),
     _labels("confusion_matrix", p.ConfusionMatrixParams(), resampling=None),
     MetricSpec("exact_match", TEXTS, p.ExactMatchParams(), "exact_match", "additive"),
+    MetricSpec("ter", TEXTS, p.TerParams(), "score", "additive", multi_reference=True),
+    MetricSpec("google_bleu", TEXTS, p.GoogleBleuParams(), "google_bleu", "additive", multi_reference=True),
     MetricSpec("wer", TEXTS, p.NoParams(), "wer", "additive", rate_of_references=True),
     MetricSpec("cer", TEXTS, p.NoParams(), "cer", "additive", rate_of_references=True),
     MetricSpec("bleu", TEXTS, p.BleuParams(), "score", "additive", multi_reference=True),
