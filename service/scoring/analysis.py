@@ -29,7 +29,7 @@ def compare(registry, data: dict) -> dict:
     params = load_params(spec, data.get("params"))
     inputs = validated_inputs(spec, columns_for(spec, data, ("predictions_a", "predictions_b")), params)
     shared = {"references": inputs["references"]} if spec.references else {}
-    systems = [{"predictions": inputs[field], **shared} for field in ("predictions_a", "predictions_b")]
+    systems = [{spec.input_field: inputs[field], **shared} for field in ("predictions_a", "predictions_b")]
     runs = [run(spec, system, params, registry) for system in systems]
     results = [result for result, _ in runs]
     key = _scalar_key(spec, results, data.get("key"))

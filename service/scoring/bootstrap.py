@@ -4,6 +4,7 @@ Every interval is a percentile interval of replicates computed on items redrawn 
 (numpy's Generator seeded with `seed`). A comparison redraws the same items for both systems, so it
 measures the difference on this data set (a paired bootstrap).
 """
+import math
 import random
 import warnings
 from collections import defaultdict
@@ -79,7 +80,13 @@ def _recomputed(spec, module, systems: list[dict], params: dict, rng, resamples:
             indices = rng.integers(0, count, size=count)
             for which, system in enumerate(columns):
                 drawn = {field: column[indices] for field, column in system.items()}
-                found[which, number] = module._compute(**drawn, **params)[spec.primary]
+                try:
+                    value = module._compute(**drawn, **params)[spec.primary]
+                except ValueError:  # e.g. a redraw with one class only, on which ROC AUC is undefined
+                    value = math.nan
+                if not isinstance(value, float):  # not a scalar (one score per class): no interval
+                    return [{} for _ in systems]
+                found[which, number] = value
     return [{spec.primary: values} for values in found]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from flask import current_app
 
 from ..errors import PayloadTooLarge, ValidationFailed
-from .specs import ANSWERS, LABELS, PROBABILITIES, TAGS, TEXTS, VALUES
+from .specs import ANSWERS, LABELS, PROBABILITIES, SCORES, TAGS, TEXTS, VALUES
 
 _TYPE_NAMES = {int: "integers", str: "strings"}
 _PREFIX_TAG = re.compile(r"O|[BIES]-.+")
@@ -75,6 +75,61 @@ def probabilities(values, field: str) -> np.ndarray:
         index = int(np.argmax(outside))
         raise invalid(field, f"Item {index} is {values[index]!r}; a probability is between 0 and 1.")
     return array
+
+
+def score_rows(values, field: str) -> np.ndarray:
+    """Scores: a number per item, or a row of numbers per item (rows of one width, two or more)."""
+    _non_empty_list(values, field, "scores")
+    if not isinstance(values[0], list):
+        return numbers(values, field)
+    width = len(values[0])
+    for index, row in enumerate(values):
+        if not isinstance(row, list) or len(row) != width or width < 2:
+            raise invalid(field, f"Item {index} must be a row of {max(width, 2)} or more numbers, like item 0 "
+                                 "(a row per item for multiclass and multilabel, a number per item for binary).")
+    flat = list(itertools.chain.from_iterable(values))
+    if set(map(type, flat)) - {int, float}:
+        index = _first(values, lambda row: any(type(v) not in (int, float) for v in row))
+        raise invalid(field, f"Item {index} holds something other than numbers.")
+    return np.asarray(values, dtype=np.float64)
+
+
+def labels_or_rows(values, field: str) -> np.ndarray:
+    """Labels (binary, multiclass) or rows of 0/1 integers (multilabel)."""
+    if isinstance(values, list) and values and isinstance(values[0], list):
+        width = len(values[0])
+        for index, row in enumerate(values):
+            if not isinstance(row, list) or len(row) != width or any(type(v) is not int or v not in (0, 1) for v in row):
+                raise invalid(field, f"Item {index} must be a row of {width} zeros and ones, like item 0.")
+        return np.asarray(values, dtype=np.int64)
+    return labels(values, field)[0]
+
+
+def roc_inputs(params: dict, inputs: dict) -> None:
+    """What the scores' and references' shapes say the outcome is, and what that needs."""
+    references = inputs["references"]
+    for field, scores in inputs.items():
+        if field == "references":
+            continue
+        if references.ndim == 2:  # multilabel
+            if scores.ndim != 2 or scores.shape[1] != references.shape[1]:
+                raise invalid(field, f"Multilabel references have {references.shape[1]} columns: give a row of as "
+                                     "many scores per item.")
+        elif scores.ndim == 1:  # binary
+            classes = np.unique(references)
+            if len(classes) != 2:
+                raise invalid("references", f"{len(classes)} different label(s) for one score per item: binary ROC AUC "
+                                            "needs both classes (several classes take a row of probabilities per item).")
+        else:  # multiclass
+            if params.get("multi_class", "raise") == "raise":
+                raise ValidationFailed("multiclass ROC AUC needs params.multi_class: ovr or ovo",
+                                       errors={"params": {"multi_class": ["ovr or ovo, for a row of scores per item."]}})
+            sums = scores.sum(axis=1)
+            off = ~np.isclose(sums, 1.0)
+            if off.any():
+                index = int(np.argmax(off))
+                raise invalid(field, f"Item {index}'s probabilities sum to {sums[index]:g}; multiclass ROC AUC takes "
+                                     "rows that sum to 1.")
 
 
 def binary_references(params: dict, references: np.ndarray) -> None:
@@ -268,6 +323,9 @@ def prepare(spec, columns: dict, params: dict) -> dict:
         prepared = {field: questions(values, field, no_answer) if field == "references"
                     else answers(values, field, no_answer) for field, values in columns.items()}
         paired_by_id(prepared)
+    elif spec.kind == SCORES:
+        prepared = {field: labels_or_rows(values, field) if field == "references" else score_rows(values, field)
+                    for field, values in columns.items()}
     elif spec.kind == PROBABILITIES:
         prepared = {field: labels(values, field)[0] if field == "references" else probabilities(values, field)
                     for field, values in columns.items()}

@@ -177,3 +177,12 @@ class PerplexityParams(ModelParams):
     @validates_schema
     def stride_below_window(self, data, **kwargs):
         stride_below_window(data)
+
+
+class RocAucParams(LabelledParams):
+    average = _described(fields.String(allow_none=True, validate=validate.OneOf(["macro", "weighted", "micro", "samples"])),
+                         "macro, weighted; micro and samples for multilabel; null: one score per class (multilabel).")
+    max_fpr = _described(fields.Float(allow_nan=False, validate=validate.Range(min=0, max=1, min_inclusive=False)),
+                         "The standardized partial AUC up to this false positive rate (binary).")
+    multi_class = _described(fields.String(validate=validate.OneOf(["raise", "ovr", "ovo"])),
+                             "Multiclass: ovr (one-vs-rest) or ovo (one-vs-one); required there.")

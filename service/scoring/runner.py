@@ -5,6 +5,8 @@ an Arrow table first, which costs more than the metric itself (bench/bench_metri
 The checks that `compute` would have made happen in `inputs` and `params`, with clearer messages.
 """
 import inspect
+import math
+import warnings
 
 from marshmallow import ValidationError
 
@@ -13,8 +15,8 @@ from ..errors import ValidationFailed, input_problem
 from ..validation import window_problems
 from ..observability import METRIC_COMPUTATIONS
 from . import bootstrap, loader
-from .inputs import binary_references, check_label_params, label_type, prepare, varying
-from .specs import ANSWERS, LABELS, PROBABILITIES, SPECS
+from .inputs import binary_references, check_label_params, label_type, prepare, roc_inputs, varying
+from .specs import ANSWERS, LABELS, PROBABILITIES, SCORES, SPECS
 
 _NOT_PARAMETERS = {"self", "predictions", "references", "sample_weight", "model"}
 
@@ -43,8 +45,15 @@ def load_params(spec, raw) -> dict:
                                errors={"params": exc.messages}) from None
 
 
-def columns_for(spec, data: dict, fields=("predictions",)) -> dict:
-    """The raw input columns this metric takes, with the references where it needs them."""
+def columns_for(spec, data: dict, fields=None) -> dict:
+    """The raw input columns this metric takes (its own scored column, e.g. roc_auc's
+    prediction_scores, unless `fields` names others), with the references where it needs them."""
+    if fields is None:
+        field, other = spec.input_field, next(f for f in ("predictions", "prediction_scores") if f != spec.input_field)
+        if data.get(field) is None:
+            said = f"; it does not take {other}" if data.get(other) is not None else ""
+            raise ValidationFailed(f"{spec.name} scores {field}{said}", errors={field: ["Missing data for required field."]})
+        fields = (field,)
     columns = {field: data[field] for field in fields}
     if spec.references:
         if data.get("references") is None:
@@ -68,6 +77,8 @@ def check_params_against(spec, inputs: dict, params: dict) -> None:
         check_label_params(params, label_type(next(iter(inputs.values()))))
     if spec.kind == PROBABILITIES:
         binary_references(params, inputs["references"])
+    if spec.kind == SCORES:
+        roc_inputs(params, inputs)
     if spec.varying:
         varying(spec, inputs)
     if spec.rate_of_references and not any(text.strip() for text in inputs["references"]):
@@ -83,11 +94,29 @@ def run(spec, inputs: dict, params: dict, registry) -> tuple[dict, dict]:
         _check_model_limits(model, call_params)
         call_params["model"], identity = model, {"model": model.name, "revision": model.revision}
     try:
-        return module._compute(**inputs, **call_params), identity
+        with warnings.catch_warnings():  # an undefined score is refused below, not warned about
+            warnings.simplefilter("ignore")
+            result = module._compute(**inputs, **call_params)
     except InputError as exc:  # the model was given the predictions as its inputs
         raise input_problem(exc, "predictions") from None
     except ValueError as exc:  # the reference library's own complaint about these inputs
         raise ValidationFailed(f"{spec.name}: {exc}", errors={"_schema": [str(exc)]}) from None
+    undefined = sorted(key for key, value in result.items() if not _finite(value))
+    if undefined:  # JSON has no NaN: an undefined score is the input's problem, said as such
+        raise ValidationFailed(f"{spec.name} is undefined on these inputs ({', '.join(undefined)} would be NaN "
+                               "or infinite): a class, value or reference they need is missing",
+                               errors={"_schema": [f"{spec.name} is undefined on these inputs."]})
+    return result, identity
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(map(_finite, value))
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    return True
 
 
 def _check_model_limits(model, params: dict) -> None:
@@ -121,6 +150,10 @@ def score(spec, inputs: dict, params: dict, options: dict | None, registry) -> d
 
 def compute_one(registry, name: str, data: dict) -> dict:
     spec = spec_for(name)
+    unused = next((f for f in ("predictions", "prediction_scores") if f != spec.input_field and f in data), None)
+    if unused:  # several metrics in one request may take different columns; one metric takes one
+        raise ValidationFailed(f"{spec.name} scores {spec.input_field}, not {unused}",
+                               errors={unused: [f"{spec.name} takes {spec.input_field} instead."]})
     params = load_params(spec, data.get("params"))
     inputs = validated_inputs(spec, columns_for(spec, data), params)
     return score(spec, inputs, params, data.get("confidence"), registry)
@@ -128,6 +161,11 @@ def compute_one(registry, name: str, data: dict) -> dict:
 
 def compute_many(registry, data: dict) -> dict:
     """Several metrics on the same inputs; inputs are validated once per kind of metric."""
+    read = {spec_for(entry["name"]).input_field for entry in data["metrics"]}  # an unknown name: 404 first
+    for field in ("predictions", "prediction_scores"):
+        if field in data and field not in read:  # a column no metric reads is not silently dropped
+            raise ValidationFailed(f"no metric asked for reads {field}",
+                                   errors={field: ["None of the metrics asked for takes it."]})
     answers, validated = [], {}
     for index, entry in enumerate(data["metrics"]):
         try:

@@ -54,9 +54,16 @@ class RecordSchema(StrictSchema):
     labels = RecordLabels(load_default=dict)
 
 
+def _scored_column(data: dict) -> None:
+    """predictions, or prediction_scores (roc_auc's name for them, as evaluate's); the metric says which."""
+    if data.get("predictions") is None and data.get("prediction_scores") is None:
+        raise ValidationError("Missing data for required field.", "predictions")
+
+
 class MetricRequestSchema(StrictSchema):
     record = fields.Nested(RecordSchema)
-    predictions = fields.Raw(required=True)
+    predictions = fields.Raw()
+    prediction_scores = fields.Raw()
     references = fields.Raw()
     params = fields.Dict(keys=fields.String())
     confidence = fields.Nested(ConfidenceSchema)
@@ -74,12 +81,22 @@ class MetricRef(fields.Field):
         raise ValidationError('Must be a metric name or {"name": ..., "params": {...}}.')
 
 
+    @validates_schema
+    def scored_column(self, data, **kwargs):
+        _scored_column(data)
+
+
 class MultiMetricRequestSchema(StrictSchema):
     record = fields.Nested(RecordSchema)
     metrics = fields.List(MetricRef(), required=True, validate=validate.Length(min=1, max=20))
-    predictions = fields.Raw(required=True)
+    predictions = fields.Raw()
+    prediction_scores = fields.Raw()
     references = fields.Raw()
     confidence = fields.Nested(ConfidenceSchema)
+
+    @validates_schema
+    def scored_column(self, data, **kwargs):
+        _scored_column(data)
 
 
 class CompareSchema(StrictSchema):

@@ -22,6 +22,7 @@ from . import params as p
 
 LABELS, TEXTS, TAGS, MODEL_TEXTS, VALUES = "labels", "texts", "tags", "model-texts", "values"
 PROBABILITIES = "probabilities"  # predictions: a probability of the positive class; references: labels
+SCORES = "scores"  # roc_auc: prediction_scores (a score, or a row per class) against labels (or 0/1 rows)
 ANSWERS = "answers"  # SQuAD: predictions {id, prediction_text[, no_answer_probability]}, references {id, answers}
 
 
@@ -38,13 +39,14 @@ class MetricSpec:
     multi_reference: bool = False  # references may be a list of texts per prediction
     varying: tuple = ()
     rate_of_references: bool = False
+    input_field: str = "predictions"  # what a request calls the scored column (evaluate's name)
 
     @property
     def input_descriptions(self) -> dict:
         predictions, references = INPUT_DESCRIPTIONS[self.kind]
         if self.multi_reference:
             references = "A list with one reference text, or a non-empty list of reference texts, per prediction."
-        return {"predictions": predictions, **({"references": references} if self.references else {})}
+        return {self.input_field: predictions, **({"references": references} if self.references else {})}
 
     @property
     def content_types(self) -> list[str]:
@@ -73,6 +75,7 @@ SPECS = {spec.name: spec for spec in [
     MetricSpec("seqeval", TAGS, p.SeqevalParams(), "overall_f1", "additive"),
     MetricSpec("squad", ANSWERS, p.NoParams(), "f1", "additive"),
     MetricSpec("squad_v2", ANSWERS, p.SquadV2Params(), "f1", "additive"),
+    MetricSpec("roc_auc", SCORES, p.RocAucParams(), "roc_auc", "recompute", input_field="prediction_scores"),
     MetricSpec("brier_score", PROBABILITIES, p.BrierParams(), "brier_score", "additive"),
     MetricSpec("mae", VALUES, p.NoParams(), "mae", "additive"),
     MetricSpec("mse", VALUES, p.MseParams(), "mse", "additive"),
@@ -96,6 +99,9 @@ INPUT_DESCRIPTIONS = {
     ANSWERS: ("A list of answers: {id, prediction_text}, and no_answer_probability (0 to 1) for squad_v2.",
               "A list of questions: {id, answers: {text: [...], answer_start: [...]}}, paired with the "
               "predictions by id (squad_v2 allows no answers)."),
+    SCORES: ("prediction_scores: a score per item (binary), or a row of class probabilities summing to 1 "
+             "(multiclass) or of scores (multilabel) per item.",
+             "A list of labels (binary: two; multiclass), or of 0/1 rows as wide as the scores (multilabel)."),
     PROBABILITIES: ("A list of probabilities of the positive class, numbers in [0, 1].",
                     "A list of class labels, integers or strings, at most two different ones."),
     VALUES: ("A list of numbers (integers or floats; true and false are not numbers).",

@@ -68,7 +68,8 @@ def test_catalog_lists_every_metric_with_inputs_and_parameters(client):
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "confusion_matrix", "matthews_corrcoef",
                             "exact_match", "bleu", "chrf", "rouge", "seqeval", "perplexity", "semantic_similarity",
                             "mae", "mse", "r_squared", "pearsonr", "spearmanr", "brier_score", "squad", "squad_v2",
-                            "wer", "cer", "ter", "google_bleu"}
+                            "wer", "cer", "ter", "google_bleu", "roc_auc"}
+    assert set(metrics["roc_auc"]["inputs"]) == {"prediction_scores", "references"}
     assert metrics["mse"]["parameters"]["squared"]["type"] == "boolean"
     assert metrics["mse"]["parameters"]["squared"]["default"] is True
     assert metrics["spearmanr"]["confidence"] is True

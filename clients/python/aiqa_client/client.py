@@ -174,14 +174,15 @@ class Client:
     def describe_metric(self, name: str) -> MetricInfo:
         return MetricInfo.from_json(self._get(f"/v1/metrics/{name}"))
 
-    def metric(self, name: str, predictions, references=None, *, params=None, confidence=None,
-               record=None) -> MetricResult:
-        """One metric, e.g. metric("f1", [0, 1, 1], [0, 1, 0]); confidence=True (or {level, resamples,
-        seed}) adds bootstrap intervals; record="name" (or {name, labels}) keeps it in the service's
-        history (`evaluation_id`, Client.evaluations)."""
+    def metric(self, name: str, predictions=None, references=None, *, prediction_scores=None, params=None,
+               confidence=None, record=None) -> MetricResult:
+        """One metric, e.g. metric("f1", [0, 1, 1], [0, 1, 0]), or metric("roc_auc", references=[0, 1],
+        prediction_scores=[0.2, 0.9]) for the metric that takes scores; confidence=True (or {level,
+        resamples, seed}) adds bootstrap intervals; record="name" (or {name, labels}) keeps it in the
+        service's history (`evaluation_id`, Client.evaluations)."""
         return MetricResult.from_json(self._post(f"/v1/metrics/{name}", _body(
-            predictions=predictions, references=references, params=params, confidence=_confidence(confidence),
-            record=_record(record))))
+            predictions=predictions, prediction_scores=prediction_scores, references=references, params=params,
+            confidence=_confidence(confidence), record=_record(record))))
 
     def metric_table(self, name: str, table: str | bytes, **query) -> MetricResult:
         """A metric on a text/csv table (seqeval: token, reference and prediction columns)."""
@@ -190,9 +191,12 @@ class Client:
                                 headers={"Content-Type": "text/csv"})
         return MetricResult.from_json(response.json())
 
-    def metrics(self, names: list, predictions, references=None, *, confidence=None, record=None) -> list[MetricResult]:
-        """Several metrics on the same predictions in one call; each a name or {"name", "params"}."""
-        body = self._post("/v1/metrics", _body(metrics=names, predictions=predictions, references=references,
+    def metrics(self, names: list, predictions=None, references=None, *, prediction_scores=None, confidence=None,
+                record=None) -> list[MetricResult]:
+        """Several metrics on the same items in one call; each a name or {"name", "params"} (roc_auc reads
+        prediction_scores, the others predictions: a call may give both)."""
+        body = self._post("/v1/metrics", _body(metrics=names, predictions=predictions,
+                                               prediction_scores=prediction_scores, references=references,
                                                confidence=_confidence(confidence), record=_record(record)))
         return [MetricResult.from_json(r) for r in body["results"]]
 

@@ -70,6 +70,10 @@ def test_metrics(client):
     interval = client.metric("accuracy", [0, 1, 1, 0, 1], [0, 1, 0, 0, 1],
                              confidence={"resamples": 100, "seed": 0})
     assert interval.value() == pytest.approx(0.8) and interval.confidence_intervals
+    auc = client.metric("roc_auc", references=[1, 0, 1, 1, 0, 0], prediction_scores=[0.5, 0.2, 0.99, 0.3, 0.1, 0.7])
+    assert auc.value() == pytest.approx(7 / 9)
+    both = client.metrics(["accuracy", "roc_auc"], [1, 0, 1], [1, 0, 0], prediction_scores=[0.8, 0.3, 0.4])
+    assert [r.value() for r in both] == pytest.approx([2 / 3, 1.0])
     several = client.metrics(["accuracy", {"name": "recall"}], [0, 1, 1, 0, 1], [0, 1, 0, 0, 1])
     assert [r.metric for r in several] == ["accuracy", "recall"] and several[1].value() == 1.0
     compared = client.compare("accuracy", [0, 1, 1, 0, 1], [0, 1, 0, 0, 1], [0, 1, 0, 0, 1], resamples=100, seed=0)
