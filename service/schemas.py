@@ -10,7 +10,7 @@ from aiqa_client import comparison
 
 from .errors import PayloadTooLarge
 from .store import pages
-from .validation import StrictBoolean, StrictSchema, stride_below_window
+from .validation import StrictBoolean, StrictFloat, StrictInteger, StrictSchema, stride_below_window
 
 
 def _limit(name: str) -> int:
@@ -95,7 +95,7 @@ class ClassifySchema(RequestSchema):
     hypothesis_template = fields.String(validate=[
         validate.Length(min=2, max=500),
         validate.Regexp(r".*\{\}.*", error="Must contain {{}} where the label goes.")])
-    top_k = fields.Integer(validate=validate.Range(min=1))
+    top_k = StrictInteger(validate=validate.Range(min=1))
 
     @validates_schema
     def unique_labels(self, data, **kwargs):
@@ -106,8 +106,8 @@ class ClassifySchema(RequestSchema):
 
 class PerplexitySchema(RequestSchema):
     inputs = Texts(required=True)
-    max_length = fields.Integer(validate=validate.Range(min=2))
-    stride = fields.Integer(validate=validate.Range(min=1))
+    max_length = StrictInteger(validate=validate.Range(min=2))
+    stride = StrictInteger(validate=validate.Range(min=1))
 
     @validates_schema
     def stride_below_window(self, data, **kwargs):
@@ -122,11 +122,11 @@ class MessageSchema(StrictSchema):
 class GenerateSchema(RequestSchema):
     prompt = Text()
     messages = fields.List(fields.Nested(MessageSchema), validate=validate.Length(min=1, max=64))
-    max_new_tokens = fields.Integer(load_default=64)
-    temperature = fields.Float(load_default=0.0, validate=validate.Range(min=0.0, max=2.0), allow_nan=False)
-    top_p = fields.Float(load_default=1.0, validate=validate.Range(min=0.0, max=1.0, min_inclusive=False),
+    max_new_tokens = StrictInteger(load_default=64)
+    temperature = StrictFloat(load_default=0.0, validate=validate.Range(min=0.0, max=2.0), allow_nan=False)
+    top_p = StrictFloat(load_default=1.0, validate=validate.Range(min=0.0, max=1.0, min_inclusive=False),
                          allow_nan=False)
-    seed = fields.Integer(validate=validate.Range(min=0, max=2**32 - 1))
+    seed = StrictInteger(validate=validate.Range(min=0, max=2**32 - 1))
 
     @validates_schema
     def one_source(self, data, **kwargs):
@@ -179,8 +179,8 @@ class CounterfactualSchema(ClassifySchema):
 
     swaps = Swaps(load_default="gender")
     label = fields.String(validate=validate.Length(min=1, max=200))
-    permutations = fields.Integer(load_default=10_000, validate=validate.Range(min=99, max=100_000))
-    seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**32 - 1))
+    permutations = StrictInteger(load_default=10_000, validate=validate.Range(min=99, max=100_000))
+    seed = StrictInteger(load_default=0, validate=validate.Range(min=0, max=2**32 - 1))
 
 
 counterfactual_schema = CounterfactualSchema()
@@ -222,8 +222,8 @@ class QASchema(RequestSchema):
     question = Texts()
     context = Texts()
     inputs = QAPairs()
-    top_k = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
-    max_answer_len = fields.Integer(validate=validate.Range(min=1, max=512))
+    top_k = StrictInteger(load_default=1, validate=validate.Range(min=1, max=50))
+    max_answer_len = StrictInteger(validate=validate.Range(min=1, max=512))
     handle_impossible_answer = StrictBoolean(load_default=False)
 
     @validates_schema
@@ -278,12 +278,12 @@ class ImageSchema(RequestSchema):
     """Fields left out take the model's defaults (GET /v1/models lists them)."""
     prompt = Text(required=True)
     negative_prompt = Text()
-    width = fields.Integer(validate=[validate.Range(min=64), _image_side])
-    height = fields.Integer(validate=[validate.Range(min=64), _image_side])
-    steps = fields.Integer(validate=[validate.Range(min=1), _at_most("MAX_IMAGE_STEPS")])
-    guidance_scale = fields.Float(validate=validate.Range(min=0.0, max=50.0), allow_nan=False)
-    seed = fields.Integer(validate=validate.Range(min=0, max=2**32 - 1))
-    num_images = fields.Integer(load_default=1, validate=[validate.Range(min=1), _at_most("MAX_IMAGES")])
+    width = StrictInteger(validate=[validate.Range(min=64), _image_side])
+    height = StrictInteger(validate=[validate.Range(min=64), _image_side])
+    steps = StrictInteger(validate=[validate.Range(min=1), _at_most("MAX_IMAGE_STEPS")])
+    guidance_scale = StrictFloat(validate=validate.Range(min=0.0, max=50.0), allow_nan=False)
+    seed = StrictInteger(validate=validate.Range(min=0, max=2**32 - 1))
+    num_images = StrictInteger(load_default=1, validate=[validate.Range(min=1), _at_most("MAX_IMAGES")])
 
 
 image_schema = ImageSchema()

@@ -18,6 +18,25 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class StrictInteger(fields.Integer):
+    """A JSON integer only: 2.0, 2.5e-42, "2" and true are not integers in a JSON body (query strings,
+    which are text, keep fields.Integer)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("Must be an integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictFloat(fields.Float):
+    """A JSON number only (an integer is a number): "0.5" and true are not."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("Must be a number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def stride_below_window(data: dict) -> None:
     """Perplexity windows: `stride` must be smaller than `max_length`, so every window keeps at
     least one token of context (the request schemas and the perplexity metric's parameters)."""

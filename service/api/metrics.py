@@ -55,6 +55,7 @@ def fairness():
 @bp.post("/metrics/<name>")
 def compute_metric(name):
     """Compute one metric; seqeval also takes a text/csv table."""
+    scoring.spec_for(name)  # an unknown metric is a 404 whatever the body holds
     if request.mimetype == "text/csv":
         query = load_body(table_query_schema, request.args.to_dict())
         return jsonify(scoring.compute_table(current_registry(), name, request.get_data(), query))

@@ -7,7 +7,7 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..validation import StrictBoolean, StrictSchema, stride_below_window
+from ..validation import StrictBoolean, StrictFloat, StrictInteger, StrictSchema, stride_below_window
 
 
 class Label(fields.Field):
@@ -41,7 +41,7 @@ class NoParams(Params):
 
 class SquadV2Params(Params):
     no_answer_threshold = _described(
-        fields.Float(allow_nan=False, validate=validate.Range(min=0, max=1)),
+        StrictFloat(allow_nan=False, validate=validate.Range(min=0, max=1)),
         "Abstain (score as no answer) where no_answer_probability is above this.")
 
 
@@ -53,8 +53,8 @@ class TerParams(Params):
 
 
 class GoogleBleuParams(Params):
-    min_len = _described(fields.Integer(strict=True, validate=validate.Range(min=1, max=10)), "The shortest n-gram.")
-    max_len = _described(fields.Integer(strict=True, validate=validate.Range(min=1, max=10)), "The longest n-gram.")
+    min_len = _described(StrictInteger(validate=validate.Range(min=1, max=10)), "The shortest n-gram.")
+    max_len = _described(StrictInteger(validate=validate.Range(min=1, max=10)), "The longest n-gram.")
 
     @validates_schema
     def ordered(self, data, **kwargs):
@@ -93,7 +93,7 @@ class AveragedParams(LabelledParams):
     average = _described(fields.String(validate=validate.OneOf(["binary", "micro", "macro", "weighted"])),
                          "binary scores the pos_label class; micro, macro, weighted combine every label.")
     pos_label = _described(Label(), "The positive class when average is binary.")
-    zero_division = _described(fields.Integer(validate=validate.OneOf([0, 1])),
+    zero_division = _described(StrictInteger(validate=validate.OneOf([0, 1])),
                                "The value of a score whose denominator is zero.")
 
     @validates_schema
@@ -121,7 +121,7 @@ class ExactMatchParams(Params):
 class BleuParams(Params):
     smooth_method = _described(fields.String(validate=validate.OneOf(["none", "floor", "add-k", "exp"])),
                                "sacrebleu's smoothing.")
-    smooth_value = _described(fields.Float(validate=validate.Range(min=0), allow_nan=False),
+    smooth_value = _described(StrictFloat(validate=validate.Range(min=0), allow_nan=False),
                               "The value for floor and add-k smoothing.")
     force = _described(StrictBoolean(), "Do not warn about input that looks tokenized.")
     lowercase = _described(StrictBoolean(), "Compare lowercased texts.")
@@ -131,10 +131,10 @@ class BleuParams(Params):
 
 
 class ChrfParams(Params):
-    char_order = _described(fields.Integer(validate=validate.Range(min=1, max=10)), "Longest character n-gram.")
-    word_order = _described(fields.Integer(validate=validate.Range(min=0, max=4)),
+    char_order = _described(StrictInteger(validate=validate.Range(min=1, max=10)), "Longest character n-gram.")
+    word_order = _described(StrictInteger(validate=validate.Range(min=0, max=4)),
                             "Longest word n-gram; 2 gives chrF++.")
-    beta = _described(fields.Integer(validate=validate.Range(min=1, max=10)),
+    beta = _described(StrictInteger(validate=validate.Range(min=1, max=10)),
                       "Recall is this many times as important as precision.")
     lowercase = _described(StrictBoolean(), "Compare lowercased texts.")
     whitespace = _described(StrictBoolean(), "Keep whitespace in character n-grams.")
@@ -156,7 +156,7 @@ class SeqevalParams(Params):
     mode = _described(fields.String(validate=validate.OneOf(["strict"])),
                       "strict: score only entities well-formed in scheme; left out: conlleval's lenient chunking.")
     suffix = _described(StrictBoolean(), "The type comes before the prefix (PER-B).")
-    zero_division = _described(fields.Integer(validate=validate.OneOf([0, 1])),
+    zero_division = _described(StrictInteger(validate=validate.OneOf([0, 1])),
                                "The value of a score whose denominator is zero.")
 
     @validates_schema
@@ -171,8 +171,8 @@ class ModelParams(Params):
 
 
 class PerplexityParams(ModelParams):
-    max_length = _described(fields.Integer(validate=validate.Range(min=2)), "Window in tokens.")
-    stride = _described(fields.Integer(validate=validate.Range(min=1)), "Step between windows in tokens.")
+    max_length = _described(StrictInteger(validate=validate.Range(min=2)), "Window in tokens.")
+    stride = _described(StrictInteger(validate=validate.Range(min=1)), "Step between windows in tokens.")
 
     @validates_schema
     def stride_below_window(self, data, **kwargs):
@@ -182,7 +182,7 @@ class PerplexityParams(ModelParams):
 class RocAucParams(LabelledParams):
     average = _described(fields.String(allow_none=True, validate=validate.OneOf(["macro", "weighted", "micro", "samples"])),
                          "macro, weighted; micro and samples for multilabel; null: one score per class (multilabel).")
-    max_fpr = _described(fields.Float(allow_nan=False, validate=validate.Range(min=0, max=1, min_inclusive=False)),
+    max_fpr = _described(StrictFloat(allow_nan=False, validate=validate.Range(min=0, max=1, min_inclusive=False)),
                          "The standardized partial AUC up to this false positive rate (binary).")
     multi_class = _described(fields.String(validate=validate.OneOf(["raise", "ovr", "ovo"])),
                              "Multiclass: ovr (one-vs-rest) or ovo (one-vs-one); required there.")

@@ -7,7 +7,7 @@ config at request time.
 from flask import current_app
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..validation import StrictBoolean, StrictSchema
+from ..validation import StrictBoolean, StrictFloat, StrictInteger, StrictSchema
 from . import bootstrap
 from .params import Label
 
@@ -23,9 +23,9 @@ def _check_resamples(value: int):
 
 class ConfidenceSchema(StrictSchema):
     method = fields.String(load_default="bootstrap", validate=validate.OneOf(["bootstrap"]))
-    level = fields.Float(load_default=bootstrap.LEVEL, validate=_LEVEL, allow_nan=False)
-    resamples = fields.Integer(load_default=bootstrap.RESAMPLES, validate=_check_resamples)
-    seed = fields.Integer(validate=_SEED)
+    level = StrictFloat(load_default=bootstrap.LEVEL, validate=_LEVEL, allow_nan=False)
+    resamples = StrictInteger(load_default=bootstrap.RESAMPLES, validate=_check_resamples)
+    seed = StrictInteger(validate=_SEED)
 
 
 class RecordLabels(fields.Field):
@@ -107,9 +107,9 @@ class CompareSchema(StrictSchema):
     predictions_b = fields.Raw(required=True)
     params = fields.Dict(keys=fields.String())
     key = fields.String()
-    level = fields.Float(load_default=bootstrap.LEVEL, validate=_LEVEL, allow_nan=False)
-    resamples = fields.Integer(load_default=bootstrap.RESAMPLES, validate=_check_resamples)
-    seed = fields.Integer(validate=_SEED)
+    level = StrictFloat(load_default=bootstrap.LEVEL, validate=_LEVEL, allow_nan=False)
+    resamples = StrictInteger(load_default=bootstrap.RESAMPLES, validate=_check_resamples)
+    seed = StrictInteger(validate=_SEED)
 
 
 class FairnessSchema(StrictSchema):

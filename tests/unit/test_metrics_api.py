@@ -131,6 +131,10 @@ def test_unknown_metric_is_a_404_listing_the_known_ones(client):
     assert "accuracy" in body["known_metrics"] and "accuracy" in body["detail"]
     problem(client.get("/v1/metrics/acuracy"), 404)
     problem(client.post("/v1/metrics", json={"metrics": ["acuracy"], "predictions": [1], "references": [1]}), 404)
+    # The name is resolved before the body is read: whatever it holds, an unknown metric is a 404.
+    for body in ({"prediction_scores": [0.5]}, {"bogus": 1}, {"predictions": "x", "confidence": 7}):
+        problem(client.post("/v1/metrics/acuracy", json=body), 404)
+    problem(client.post("/v1/metrics/acuracy", data="not json", content_type="application/json"), 404)
 
 
 def test_over_the_item_limit_is_a_413(client):

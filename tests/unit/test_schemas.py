@@ -77,3 +77,15 @@ def test_a_boolean_field_takes_true_or_false_only(value):
             schema.load(payload)
         assert field in raised.value.messages
     assert qa_schema.load({"question": "q", "context": "c", "handle_impossible_answer": True})["handle_impossible_answer"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("seed", 2.5e-42), ("seed", 2.0), ("seed", "3"), ("seed", True), ("max_new_tokens", 8.0),
+    ("temperature", "0.5"), ("temperature", True), ("top_p", None),
+])
+def test_a_number_field_takes_a_json_number_of_its_kind_only(field, value):
+    """A float is not silently truncated into an integer field, a string or a boolean is no number."""
+    with pytest.raises(ValidationError) as raised:
+        generate_schema.load({"prompt": "hi", field: value})
+    assert field in raised.value.messages
+    assert generate_schema.load({"prompt": "hi", "seed": 3, "temperature": 1})["temperature"] == 1.0
