@@ -19,12 +19,15 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictInteger(fields.Integer):
-    """A JSON integer only: 2.0, 2.5e-42, "2" and true are not integers in a JSON body (query strings,
-    which are text, keep fields.Integer)."""
+    """A JSON integer: a number without a fractional part, as JSON Schema's `integer` (2 or 2.0); 2.5,
+    2.5e-42, "2" and true are refused, never truncated or converted (query strings, which are text,
+    keep fields.Integer)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError("Must be an integer.")
+            raise ValidationError("Must be an integer (a number without a fractional part).")
         return super()._deserialize(value, attr, data, **kwargs)
 
 

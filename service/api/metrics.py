@@ -1,5 +1,6 @@
 """Metrics as a service: scores for predictions other services made, with intervals and comparisons."""
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.routing import BaseConverter
 
 from .. import scoring
 from ..evaluations import scored
@@ -11,6 +12,17 @@ from ..scoring.schemas import (
 from . import load_body
 
 bp = Blueprint("metrics", __name__, url_prefix="/v1")
+
+
+class MetricName(BaseConverter):
+    """A metric's name in a path: anything but the two operations that share the prefix, so that
+    /v1/metrics/compare and /v1/metrics/fairness answer OPTIONS with exactly their own methods."""
+    regex = r"(?!(?:compare|fairness)$)[^/]+"
+
+
+@bp.record_once
+def _register_converter(state) -> None:
+    state.app.url_map.converters["metric"] = MetricName
 
 
 @bp.before_request
@@ -25,7 +37,7 @@ def list_metrics():
     return jsonify(scoring.catalog())
 
 
-@bp.get("/metrics/<name>")
+@bp.get("/metrics/<metric:name>")
 def describe_metric(name):
     """Describe one metric."""
     return jsonify(scoring.describe(name))
@@ -52,7 +64,7 @@ def fairness():
                           lambda body: scoring.fairness(current_registry(), body), current_store))
 
 
-@bp.post("/metrics/<name>")
+@bp.post("/metrics/<metric:name>")
 def compute_metric(name):
     """Compute one metric; seqeval also takes a text/csv table."""
     scoring.spec_for(name)  # an unknown metric is a 404 whatever the body holds

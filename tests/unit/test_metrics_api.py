@@ -283,6 +283,16 @@ def test_the_openapi_spec_covers_every_metrics_route(app):
     from openapi_spec_validator import validate
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
     validate(spec)
-    routes = {rule.rule.replace("<name>", "{name}") for rule in app.url_map.iter_rules()
+    routes = {rule.rule.replace("<metric:name>", "{name}") for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("metrics.")}
     assert routes <= set(spec["paths"])
+
+
+def test_options_lists_exactly_the_documented_methods(client):
+    """compare and fairness share the /v1/metrics/ prefix with a metric's name; a metric may not be
+    named after them, so their Allow header lists their own methods only."""
+    for path, methods in [("/v1/metrics/compare", {"POST", "OPTIONS"}), ("/v1/metrics/fairness", {"POST", "OPTIONS"}),
+                          ("/v1/metrics/f1", {"GET", "HEAD", "POST", "OPTIONS"})]:
+        allowed = {m.strip() for m in client.options(path).headers["Allow"].split(",")}
+        assert allowed == methods, path
+    problem(client.get("/v1/metrics/compare"), 405)

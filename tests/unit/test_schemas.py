@@ -80,12 +80,14 @@ def test_a_boolean_field_takes_true_or_false_only(value):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("seed", 2.5e-42), ("seed", 2.0), ("seed", "3"), ("seed", True), ("max_new_tokens", 8.0),
+    ("seed", 2.5e-42), ("seed", 2.5), ("seed", "3"), ("seed", True), ("max_new_tokens", 8.5),
     ("temperature", "0.5"), ("temperature", True), ("top_p", None),
 ])
 def test_a_number_field_takes_a_json_number_of_its_kind_only(field, value):
-    """A float is not silently truncated into an integer field, a string or a boolean is no number."""
+    """A fraction is not silently truncated into an integer field, a string or a boolean is no number."""
     with pytest.raises(ValidationError) as raised:
         generate_schema.load({"prompt": "hi", field: value})
     assert field in raised.value.messages
-    assert generate_schema.load({"prompt": "hi", "seed": 3, "temperature": 1})["temperature"] == 1.0
+    loaded = generate_schema.load({"prompt": "hi", "seed": 3.0, "max_new_tokens": 8, "temperature": 1})
+    # 3.0 is the integer 3 in JSON's (and JSON Schema's) data model: taken as such, exactly.
+    assert loaded["seed"] == 3 and type(loaded["seed"]) is int and loaded["temperature"] == 1.0
