@@ -11,6 +11,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -110,9 +111,14 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
+_CONVERTER = re.compile(r"<[a-z_]+:(\w+)>")
+
+
 def _endpoint_label() -> str:
+    """The route as written, its variables without their converters (/v1/metrics/<name>): a label that
+    stays the same when a route's converter changes."""
     rule = request.url_rule
-    return rule.rule if rule is not None else "unmatched"
+    return _CONVERTER.sub(r"<\1>", rule.rule) if rule is not None else "unmatched"
 
 
 def _start_request():

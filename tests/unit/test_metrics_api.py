@@ -296,3 +296,9 @@ def test_options_lists_exactly_the_documented_methods(client):
         allowed = {m.strip() for m in client.options(path).headers["Allow"].split(",")}
         assert allowed == methods, path
     problem(client.get("/v1/metrics/compare"), 405)
+
+
+def test_the_endpoint_label_names_the_route_without_its_converter(client):
+    client.post("/v1/metrics/accuracy", json={"predictions": [1], "references": [1]})
+    exposition = client.get("/metrics").get_data(as_text=True)
+    assert 'endpoint="/v1/metrics/<name>"' in exposition and "metric:name" not in exposition

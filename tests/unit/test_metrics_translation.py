@@ -84,7 +84,7 @@ def test_the_documented_examples():
 
 
 @pytest.mark.parametrize("name, params", [
-    ("google_bleu", {"min_len": 3, "max_len": 2}), ("google_bleu", {"min_len": 0}), ("google_bleu", {"max_len": 2.0}),
+    ("google_bleu", {"min_len": 3, "max_len": 2}), ("google_bleu", {"min_len": 0}), ("google_bleu", {"max_len": 2.5}),
     ("ter", {"normalized": 1}), ("ter", {"no_punct": True}),
 ])
 def test_bad_parameters_are_a_422(name, params):
