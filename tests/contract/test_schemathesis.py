@@ -1,13 +1,17 @@
 """Generated requests for every operation of openapi.yaml against a live server of tiny models.
 
-Each operation gets a bounded number of generated cases (schema-valid and edge-case bodies,
-headers, path values). Every answer must be other than a 5xx and match the document: a documented
-status code, content type, headers and body schema.
+Each operation gets a bounded number of generated cases, schema-valid and schema-violating (bodies,
+headers, path values), with a fixed seed so a failure reproduces. Every answer must be other than a
+5xx and match the document: a documented status code, content type, headers and body schema; a
+request the document forbids must be refused (400, 404, 405, 413 for more items or bytes than
+allowed, 414 for a request line too long, 415, 422, ...); Allow lists exactly the documented methods;
+a missing required header and an undocumented method are refused.
 """
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi import checks
 
 from aiqa_fixtures import ROOT, LiveServer, write_profile
@@ -20,7 +24,19 @@ CHECKS = [
     checks.content_type_conformance,
     checks.response_headers_conformance,
     checks.response_schema_conformance,
+    checks.negative_data_rejection,
+    checks.allow_header_conformance,
+    checks.missing_required_header,
+    checks.unsupported_method,
 ]
+# What refuses a request the document forbids: besides schemathesis' defaults, 413 (more items or
+# bytes than a limit: the document's maxItems are the server's) and 414 (a request line too long).
+REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "414", "415", "422", "428", "429", "5xx"]
+CONFIG = SchemathesisConfig.from_dict({
+    "seed": 20261203,
+    "generation": {"mode": "all"},
+    "checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}},
+})
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +64,7 @@ def contract_server(tiny_models, tmp_path_factory):
 
 
 # Loaded from the file at collection (no server needed), so each operation is its own test.
-schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
+schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml", config=CONFIG)
 
 
 @schema.parametrize()
