@@ -79,3 +79,23 @@ def test_a_text_with_itself_scores_at_most_1(contract_server):
     answer = requests.post(contract_server.url + "/v1/similarity", json={"pairs": pairs}, timeout=60)
     assert answer.status_code == 200
     assert all(-1 <= score <= 1 for score in answer.json()["scores"]), answer.json()["scores"]
+
+
+def test_linked_operations_conform_in_sequence(contract_server):
+    """Stateful: the document's links (a run or job id from its POST to its GET, compare and DELETE; an
+    evaluation id from a recorded metric to its GET) chained into sequences, every answer checked as
+    above; a deleted resource is gone (use after free) and a created one is there (availability)."""
+    from hypothesis.stateful import run_state_machine_as_test
+    workflow = schema.as_state_machine()
+
+    class Workflows(workflow):
+        def get_call_kwargs(self, case):
+            return {"base_url": contract_server.url, "timeout": 60}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS + [checks.use_after_free,
+                                                              checks.ensure_resource_availability])
+
+    run_state_machine_as_test(Workflows, settings=settings(
+        max_examples=MAX_EXAMPLES, stateful_step_count=6, deadline=None, derandomize=True,
+        suppress_health_check=list(HealthCheck)))
