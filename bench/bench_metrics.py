@@ -135,9 +135,11 @@ def references_for(name):
     from seqeval.metrics import accuracy_score as seq_accuracy
     from seqeval.metrics import classification_report
     from scipy.stats import pearsonr, spearmanr
-    from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, mean_absolute_error, mean_squared_error
+    from sklearn.metrics import (accuracy_score, brier_score_loss, f1_score, mean_absolute_error, mean_squared_error,
+                                 roc_auc_score)
     return {
         "brier_score": lambda p, r: brier_score_loss(r, p),
+        "roc_auc": lambda p, r: roc_auc_score(r, p),
         "wer": error_rate_reference(),
         "cer": error_rate_reference(characters=True),
         "squad": squad_reference,
@@ -163,14 +165,16 @@ def compute_ratios(items: int, repeat: int) -> None:
         values = value_data(items)
         for name, data in [("accuracy", label_data(items)), ("f1", label_data(items)), ("seqeval", tag_data(items)),
                            *((name, values) for name in ("mae", "mse", "r_squared", "pearsonr", "spearmanr")),
-                           ("brier_score", probability_data(items)), ("squad", squad_data(items)),
+                           ("brier_score", probability_data(items)), ("roc_auc", probability_data(items)),
+                           ("squad", squad_data(items)),
                            ("wer", transcription_data(items)), ("cer", transcription_data(items))]:
             predictions, references = data
             reference = best_of(lambda: references_for(name)(predictions, references), repeat)
-            body = {"predictions": predictions, "references": references}
+            field = "prediction_scores" if name == "roc_auc" else "predictions"
+            body = {field: predictions, "references": references}
             service = best_of(lambda: scoring.compute_one(None, name, body), repeat)
             module = loader.module(name)
-            through_arrow = best_of(lambda: module.compute(predictions=predictions, references=references), 1)
+            through_arrow = best_of(lambda: module.compute(**{field: predictions}, references=references), 1)
             on_arrays = best_of(lambda: references_for(name)(*map(as_arrays, data)), repeat)
             print(f"{name:<10} {reference:>12.4f} {service:>10.4f} {service / reference:>6.2f} "
                   f"{through_arrow:>19.4f} {through_arrow / reference:>6.2f} {on_arrays:>22.4f}")
