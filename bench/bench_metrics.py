@@ -97,23 +97,10 @@ def transcription_data(n: int, seed: int = 0):
 
 
 def error_rate_reference(characters: bool = False):
-    """evaluate's wer and cer modules: jiwer on each pair, errors summed over reference lengths (cer
-    with evaluate's transform: spaces collapsed, ends trimmed, one list of characters)."""
-    import jiwer
-    options = {}
-    if characters:
-        transform = jiwer.Compose([jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToSingleSentence(""),
-                                   jiwer.ReduceToListOfListOfChars()])
-        options = {"reference_transform": transform, "hypothesis_transform": transform}
-
-    def rate(predictions, references):
-        incorrect = total = 0
-        for prediction, reference in zip(predictions, references):
-            found = jiwer.process_words(reference, prediction, **options)
-            incorrect += found.substitutions + found.deletions + found.insertions
-            total += found.substitutions + found.deletions + found.hits
-        return incorrect / total
-    return rate
+    """evaluate's wer and cer modules: jiwer on each pair, errors summed over reference lengths
+    (tests/unit/test_metrics_error_rates.py holds the same computation, checked against the service)."""
+    from test_metrics_error_rates import EVALUATE_CER, evaluate_rate
+    return lambda predictions, references: evaluate_rate(predictions, references, EVALUATE_CER if characters else None)
 
 
 def r_squared_reference(predictions, references):
