@@ -27,12 +27,21 @@ def create_app(test_config=None) -> Flask:
         Store().init_app(app)
     if app.config["LOAD_MODELS"]:
         # Workers that load models also import the metric modules, in the background, so the first
-        # metric request does not pay for importing evaluate.
-        threading.Thread(target=scoring.preload, name="aiqa-metric-loader", daemon=True).start()
+        # metric request does not pay for importing evaluate; once the models are loaded, so that the
+        # import does not run beside their warm-up timings (service/admission.py) and inflate them.
+        registry = app.extensions["aiqa.registry"]
+        threading.Thread(target=_preload_after_models, args=(registry,), name="aiqa-metric-loader",
+                         daemon=True).start()
     register_blueprints(app)
     app.register_blueprint(docs.bp)
     ui.init_app(app)
     return app
+
+
+def _preload_after_models(registry) -> None:
+    from . import scoring
+    registry.wait()
+    scoring.preload()
 
 
 def _registry(app):

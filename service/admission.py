@@ -9,8 +9,9 @@ for generation, denoising steps x pixels x images for text-to-image. Its seconds
     seconds = seconds_per_batch x batches + seconds_per_unit x units
 
 fitted by least squares to calls timed at warm-up, at a small and a large size (the smallest of
-repeated timings of each, so a busy moment at start-up does not inflate the rates). The rates are
-then fixed: a score must not depend on what traffic ran before it, nor may admission.
+three timings of each: interference only ever slows a call down, so a busy moment at start-up does
+not inflate the rates), the per-batch part never more than the fastest batch was in all. The rates
+are then fixed: a score must not depend on what traffic ran before it, nor may admission.
 
 A request whose estimate exceeds the limit (AIQA_MAX_WORK_S, by default AIQA_REQUEST_TIMEOUT_S) is
 refused with OverBudget before any of its work is queued; everything under it runs as before. A kind
@@ -89,6 +90,12 @@ class CostModel:
             per_unit = (sut * sbb - sbt * sbu) / det
         if per_batch < 0 or per_unit <= 0:
             per_batch, per_unit = 0.0, max(sut / suu, MIN_RATE_S)
+        # A batch's fixed part cannot be more than the fastest batch took in all; what the cap takes
+        # off the fixed part is charged per unit, through the largest timing.
+        fastest = min(t / b for b, _, t in points)
+        if per_batch > fastest:
+            b, u, t = max(points, key=lambda point: point[1])
+            per_batch, per_unit = fastest, max((t - fastest * b) / u, MIN_RATE_S)
         self.seconds_per_batch, self.seconds_per_unit = per_batch, max(per_unit, MIN_RATE_S)
 
     # -- requests ------------------------------------------------------------------------------

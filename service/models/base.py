@@ -62,6 +62,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
 CALIBRATION_SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 
 
+CALIBRATION_REPEATS = 3
+
+
 def calibration_text(tokens: int) -> str:
     """About `tokens` tokens of plain English (more or less, by tokenizer)."""
     return " ".join([CALIBRATION_SENTENCE] * max(1, tokens // 12))
@@ -135,7 +138,7 @@ class ModelWrapper(ABC):
 
     def calibrate(self) -> None:
         """Time this model's work at a small and a large size for its cost models (service.admission),
-        after warmup(). Each call runs twice; the faster timing of each size is kept."""
+        after warmup(). Each call runs three times; the fastest timing of each size is kept."""
         calls = self.calibration_calls()
         with contextlib.ExitStack() as stack:
             for kind, unit, _ in calls:
@@ -143,8 +146,8 @@ class ModelWrapper(ABC):
                     stack.enter_context(self.cost(kind, unit).calibrating())
             for kind, _, call in calls:
                 try:
-                    call()
-                    call()
+                    for _ in range(CALIBRATION_REPEATS):
+                        call()
                 except InputError as exc:  # a window too small for the size: that size goes untimed
                     log.warning("calibration call skipped", extra={"fields": {
                         "model": self.name, "work": kind, "reason": str(exc)}})

@@ -79,6 +79,10 @@ def check_params_against(spec, inputs: dict, params: dict) -> None:
         binary_references(params, inputs["references"])
     if spec.kind == SCORES:
         roc_inputs(params, inputs)
+    count = len(inputs["references"]) if "references" in inputs else len(next(iter(inputs.values())))
+    if count < spec.min_items:
+        raise ValidationFailed(f"{spec.name} needs {spec.min_items} items at least; it has {count}",
+                               errors={"references": [f"At least {spec.min_items} items."]})
     if spec.varying:
         varying(spec, inputs)
     if spec.rate_of_references and not any(text.strip() for text in inputs["references"]):

@@ -12,6 +12,8 @@ rate_of_references: an error rate over the references' words or characters, whic
 must hold some of (all blank: a 422, not a division by zero).
 varying: the input fields that must hold two different values at least (a correlation, or R squared's
 references, is undefined on a constant column): a 422 that says so, never a NaN in the answer.
+min_items: the fewest items the metric means something on (a correlation of two items is always
++-1, and its p-value undefined).
 capability: the registry capability of the warm model a model-backed metric needs.
 """
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ class MetricSpec:
     multi_reference: bool = False  # references may be a list of texts per prediction
     varying: tuple = ()
     rate_of_references: bool = False
+    min_items: int = 1
     input_field: str = "predictions"  # what a request calls the scored column (evaluate's name)
 
     @property
@@ -81,9 +84,9 @@ SPECS = {spec.name: spec for spec in [
     MetricSpec("mse", VALUES, p.MseParams(), "mse", "additive"),
     MetricSpec("r_squared", VALUES, p.NoParams(), "r_squared", "additive", varying=("references",)),
     MetricSpec("pearsonr", VALUES, p.CorrelationParams(), "pearsonr", "additive",
-               varying=("predictions", "references")),
+               varying=("predictions", "references"), min_items=3),
     MetricSpec("spearmanr", VALUES, p.CorrelationParams(), "spearmanr", "recompute",
-               varying=("predictions", "references")),
+               varying=("predictions", "references"), min_items=3),
     MetricSpec("perplexity", MODEL_TEXTS, p.PerplexityParams(), "mean_perplexity", "mean",
                capability="perplexity", references=False, per_item="perplexities"),
     MetricSpec("semantic_similarity", MODEL_TEXTS, p.ModelParams(), "semantic_similarity", "mean",

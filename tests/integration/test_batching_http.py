@@ -87,7 +87,7 @@ def test_request_timeout_answers_504_and_server_stays_healthy(tmp_path, tiny_mod
     path, body = SLOW[work]
     # Work admitted whatever its estimate (AIQA_MAX_WORK_S far above the timeout): this is the path
     # of work that was let in and did not finish; admission's refusal is tests/unit/test_admission.py's.
-    server = server_with(tmp_path, tiny_models, AIQA_REQUEST_TIMEOUT_S="0.05", AIQA_MAX_WORK_S="600")
+    server = server_with(tmp_path, tiny_models, AIQA_REQUEST_TIMEOUT_S="0.05", AIQA_MAX_WORK_S="36000")
     try:
         response = requests.post(server.url + path, json=body, timeout=120)
         assert response.status_code == 504 and response.json()["type"] == "urn:aiqa:problem:timeout"
