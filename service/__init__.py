@@ -10,7 +10,7 @@ def create_app(test_config=None) -> Flask:
     the metric modules' preload, blueprints."""
     import threading
 
-    from . import errors, jobs, observability, scoring, security, ui
+    from . import errors, jobs, observability, security, ui
     from .api import docs, register_blueprints
     from .config import load_config
 
