@@ -2,7 +2,7 @@
 against the time the same request then takes, on the default profile, over a range of sizes.
 
 The app runs in-process with the default models (their rates timed at warm-up, as `make run` does).
-For each request the estimate is read from the 413 the app answers with a limit of a microsecond,
+Every request runs once untimed first. For each request the estimate is read from the 413 the app answers with a limit of a microsecond,
 then the request runs with no limit and its time is measured. Rounds are interleaved (every request
 once per round); the measured time is the median of the rounds, with their spread. Target: estimate
 / measured within 0.5-2 for every row. The refusal's own time (tokenising, estimating) is printed
@@ -77,6 +77,8 @@ def main() -> None:
         for kind, rates in model.budget()["work"].items():
             print(f"  {model.name}/{kind}: {rates}")
     table = requests()
+    for _, path, body in table:  # once, untimed: a first call's one-time costs are not the work's
+        assert client.post(path, json=body).status_code == 200
     estimates, refusals, measured = {}, {}, {label: [] for label, _, _ in table}
     for round_number in range(args.rounds):
         for label, path, body in table:
