@@ -2,11 +2,12 @@
 against the time the same request then takes, on the default profile, over a range of sizes.
 
 The app runs in-process with the default models (their rates timed at warm-up, as `make run` does).
-Every request runs once untimed first. For each request the estimate is read from the 413 the app answers with a limit of a microsecond,
-then the request runs with no limit and its time is measured. Rounds are interleaved (every request
-once per round); the measured time is the median of the rounds, with their spread. Target: estimate
-/ measured within 0.5-2 for every row. The refusal's own time (tokenising, estimating) is printed
-beside it: that is what an over-budget request costs the server.
+Every request runs once untimed first. For each request the estimate is read from the 413 the app
+answers with a limit of a microsecond, then the request runs with no limit and its time is measured.
+Rounds are interleaved (every request once per round); the measured time is the median of the
+rounds, with their spread. Target: estimate / measured within 0.5-2 for every row. The refusal's own
+time (tokenising, estimating) is printed beside it: that is what an over-budget request costs the
+server.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_admission.py [--rounds 3]
 """

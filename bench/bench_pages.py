@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_records import BASE, Caller, interleaved, postgres, ratio, run_body, start_server, summary, write_runs  # noqa: E402
+from bench_records import (  # noqa: E402
+    BASE, Caller, interleaved, postgres, ratio, run_body, start_server, summary, write_runs,
+)
 
 SUITES = 10
 

@@ -8,7 +8,8 @@ the scoring runner and bias.py call these methods only (a test holds them to it)
 
 A model raises one domain error for input it cannot take, InputError, and never an HTTP error: the
 layer above chooses the status (errors.input_problem: 422, or 413 for input that is well formed but
-does not fit the device, or whose work is over the request's budget: OverBudget, from service.admission). Standard library only: the gunicorn master imports it through
+does not fit the device, or whose work is over the request's budget: OverBudget, from
+service.admission). Standard library only: the gunicorn master imports it through
 service.model_process and must never import torch.
 """
 from dataclasses import dataclass, field

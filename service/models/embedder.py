@@ -29,8 +29,8 @@ class Embedder(ModelWrapper):
     def embed(self, texts: list[str]):
         """Normalised embeddings (a torch tensor), one row per text, in input order."""
         import torch
-        return torch.stack(self.batched("embed", self._embed_batch, texts,
-                                        units=self.token_counts(texts, truncation=True, max_length=self.max_seq_length)))
+        counts = self.token_counts(texts, truncation=True, max_length=self.max_seq_length)
+        return torch.stack(self.batched("embed", self._embed_batch, texts, units=counts))
 
     def calibration_calls(self):
         long = [calibration_text(128)] * self.max_batch_size

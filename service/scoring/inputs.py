@@ -99,7 +99,7 @@ def labels_or_rows(values, field: str) -> np.ndarray:
     if isinstance(values, list) and values and isinstance(values[0], list):
         width = len(values[0])
         for index, row in enumerate(values):
-            if not isinstance(row, list) or len(row) != width or any(type(v) is not int or v not in (0, 1) for v in row):
+            if not (isinstance(row, list) and len(row) == width and all(type(v) is int and v in (0, 1) for v in row)):
                 raise invalid(field, f"Item {index} must be a row of {width} zeros and ones, like item 0.")
         return np.asarray(values, dtype=np.int64)
     return labels(values, field)[0]

@@ -180,7 +180,8 @@ class PerplexityParams(ModelParams):
 
 
 class RocAucParams(LabelledParams):
-    average = _described(fields.String(allow_none=True, validate=validate.OneOf(["macro", "weighted", "micro", "samples"])),
+    average = _described(fields.String(allow_none=True,
+                                       validate=validate.OneOf(["macro", "weighted", "micro", "samples"])),
                          "macro, weighted; micro and samples for multilabel; null: one score per class (multilabel).")
     max_fpr = _described(StrictFloat(allow_nan=False, validate=validate.Range(min=0, max=1, min_inclusive=False)),
                          "The standardized partial AUC up to this false positive rate (binary).")

@@ -52,7 +52,8 @@ def columns_for(spec, data: dict, fields=None) -> dict:
         field, other = spec.input_field, next(f for f in ("predictions", "prediction_scores") if f != spec.input_field)
         if data.get(field) is None:
             said = f"; it does not take {other}" if data.get(other) is not None else ""
-            raise ValidationFailed(f"{spec.name} scores {field}{said}", errors={field: ["Missing data for required field."]})
+            raise ValidationFailed(f"{spec.name} scores {field}{said}",
+                                   errors={field: ["Missing data for required field."]})
         fields = (field,)
     columns = {field: data[field] for field in fields}
     if spec.references:

@@ -64,7 +64,8 @@ def describe_estimate(suite, plan: dict) -> str:
             f"{plan['seconds_per_target_call']:.2f} s per target call (set target.seconds_per_call to refine)")
 
 
-def write_reports(result, args, gate: Gate | None = None, comparison_lines=None, run_id: str | None = None) -> list[str]:
+def write_reports(result, args, gate: Gate | None = None, comparison_lines=None,
+                  run_id: str | None = None) -> list[str]:
     os.makedirs(args.report_dir, exist_ok=True)
     paths = {"json": args.json or os.path.join(args.report_dir, "report.json"),
              "junit": args.junit or os.path.join(args.report_dir, "junit.xml"),
