@@ -76,6 +76,16 @@ def _best_threshold(raw, has_answer, answered, probabilities, order):
     return float(100.0 * best / len(raw)), threshold
 
 
+def _statistics(raw, has_answer, probabilities, no_answer_threshold):
+    """Per question: exact and F1 after the threshold (abstaining scores 1 on an unanswerable question,
+    0 on the others), each again on questions with an answer and the count of those, and on those
+    without and their count."""
+    abstains = probabilities > no_answer_threshold
+    scored = np.where(abstains[:, None], (~has_answer).astype(np.float64)[:, None], raw)
+    has, no = has_answer.astype(np.float64)[:, None], (~has_answer).astype(np.float64)[:, None]
+    return np.hstack([scored, scored * has, has, scored * no, no])
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SquadV2(evaluate.Metric):
     def _info(self):
@@ -95,7 +105,7 @@ class SquadV2(evaluate.Metric):
 
     def _compute(self, predictions, references, no_answer_threshold=1.0):
         raw, has_answer, answered, probabilities = self._raw(predictions, references)
-        scored = self._item_statistics(predictions, references, no_answer_threshold)
+        scored = _statistics(raw, has_answer, probabilities, no_answer_threshold)
         position = {reference["id"]: index for index, reference in enumerate(references)}
         order = np.asarray([position[prediction["id"]] for prediction in predictions])
         result = {"exact": float(100.0 * scored[:, 0].mean()), "f1": float(100.0 * scored[:, 1].mean()),
@@ -130,10 +140,7 @@ class SquadV2(evaluate.Metric):
         """One row per question: exact and F1 after the threshold, and their values on questions with and
         without an answer with the count of each (the HasAns_ and NoAns_ means of a resample)."""
         raw, has_answer, _, probabilities = self._raw(predictions, references)
-        abstains = probabilities > no_answer_threshold
-        scored = np.where(abstains[:, None], (~has_answer).astype(np.float64)[:, None], raw)
-        has, no = has_answer.astype(np.float64)[:, None], (~has_answer).astype(np.float64)[:, None]
-        return np.hstack([scored, scored * has, has, scored * no, no])
+        return _statistics(raw, has_answer, probabilities, no_answer_threshold)
 
     def _score_statistics(self, totals, count, no_answer_threshold=1.0):
         scores = {"exact": 100.0 * totals[:, 0] / count, "f1": 100.0 * totals[:, 1] / count}
