@@ -41,10 +41,6 @@ class CostModel:
         self._lock = threading.Lock()
 
     @property
-    def calibrating_now(self) -> bool:
-        return self._calibrating
-
-    @property
     def fitted(self) -> bool:
         return self.seconds_per_unit is not None
 

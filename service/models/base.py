@@ -141,9 +141,8 @@ class ModelWrapper(ABC):
         after warmup(). Each call runs three times; the fastest timing of each size is kept."""
         calls = self.calibration_calls()
         with contextlib.ExitStack() as stack:
-            for kind, unit, _ in calls:
-                if not self.cost(kind, unit).calibrating_now:
-                    stack.enter_context(self.cost(kind, unit).calibrating())
+            for kind, unit in dict.fromkeys((kind, unit) for kind, unit, _ in calls):
+                stack.enter_context(self.cost(kind, unit).calibrating())
             for kind, _, call in calls:
                 try:
                     for _ in range(CALIBRATION_REPEATS):
