@@ -19,6 +19,8 @@ from .inputs import binary_references, check_label_params, label_type, prepare, 
 from .specs import ANSWERS, LABELS, PROBABILITIES, SCORES, SPECS
 
 _NOT_PARAMETERS = {"self", "predictions", "references", "sample_weight", "model"}
+# What a request calls the column a metric scores: predictions, or prediction_scores (roc_auc's name).
+SCORED_COLUMNS = ("predictions", "prediction_scores")
 
 
 def spec_for(name: str):
@@ -49,7 +51,7 @@ def columns_for(spec, data: dict, fields=None) -> dict:
     """The raw input columns this metric takes (its own scored column, e.g. roc_auc's
     prediction_scores, unless `fields` names others), with the references where it needs them."""
     if fields is None:
-        field, other = spec.input_field, next(f for f in ("predictions", "prediction_scores") if f != spec.input_field)
+        field, other = spec.input_field, next(f for f in SCORED_COLUMNS if f != spec.input_field)
         if data.get(field) is None:
             said = f"; it does not take {other}" if data.get(other) is not None else ""
             raise ValidationFailed(f"{spec.name} scores {field}{said}",
@@ -155,7 +157,7 @@ def score(spec, inputs: dict, params: dict, options: dict | None, registry) -> d
 
 def compute_one(registry, name: str, data: dict) -> dict:
     spec = spec_for(name)
-    unused = next((f for f in ("predictions", "prediction_scores") if f != spec.input_field and f in data), None)
+    unused = next((f for f in SCORED_COLUMNS if f != spec.input_field and f in data), None)
     if unused:  # several metrics in one request may take different columns; one metric takes one
         raise ValidationFailed(f"{spec.name} scores {spec.input_field}, not {unused}",
                                errors={unused: [f"{spec.name} takes {spec.input_field} instead."]})
@@ -167,7 +169,7 @@ def compute_one(registry, name: str, data: dict) -> dict:
 def compute_many(registry, data: dict) -> dict:
     """Several metrics on the same inputs; inputs are validated once per kind of metric."""
     read = {spec_for(entry["name"]).input_field for entry in data["metrics"]}  # an unknown name: 404 first
-    for field in ("predictions", "prediction_scores"):
+    for field in SCORED_COLUMNS:
         if field in data and field not in read:  # a column no metric reads is not silently dropped
             raise ValidationFailed(f"no metric asked for reads {field}",
                                    errors={field: ["None of the metrics asked for takes it."]})
