@@ -1,8 +1,10 @@
 """gunicorn settings for aiqa; every value can be overridden with an AIQA_* environment variable.
 
-No preload: each worker imports the app and loads its models after the fork, so CUDA is never
-initialised in the master (a CUDA context does not survive fork) and a worker crash reloads only
-that worker. Workers use threads (gthread) so concurrent requests to one worker can share a batch.
+No preload of the app: each worker builds the app and loads its models after the fork, so CUDA is
+never initialised in the master (a CUDA context does not survive fork) and a worker crash reloads
+only that worker. The master does import the modules every worker needs and no model touches
+(`on_starting`), so the workers share them. Workers use threads (gthread) so concurrent requests to
+one worker can share a batch.
 """
 import os
 import shutil
@@ -45,6 +47,15 @@ def on_starting(server):
     if os.environ.get("AIQA_ENGINE", "inline") == "process":
         from service.model_process.supervisor import Supervisor
         server.aiqa_model_process = Supervisor(on_exit=_mark_dead, logger=server.log).start()
+    # What every worker imports and never changes (blueprints, store, the metric modules and their
+    # libraries) is imported here, once, and shared copy-on-write by the workers forked after it;
+    # evaluate's import of transformers, and with it torch, is made to fail meanwhile (no CUDA in
+    # the master). Inline workers take that block off in post_fork.
+    from service.config import read_config
+    if read_config()["SHARE_IMPORTS"]:
+        sys.modules.setdefault("transformers", None)
+        from service import share_imports
+        share_imports()
 
 
 def post_fork(server, worker):
@@ -55,11 +66,14 @@ def post_fork(server, worker):
     # Share the cores between workers instead of letting each take them all.
     cores = os.cpu_count() or 1
     os.environ.setdefault("AIQA_TORCH_THREADS", str(max(1, cores // max(1, workers))))
+    # A process-mode worker runs no model; the model process does. evaluate, which the metric modules
+    # import, would import transformers for pipelines this worker never builds, and transformers
+    # torch (about 300 MB a worker): the import stays failing there, as evaluate allows for. An
+    # inline worker loads its models with transformers: the master's block comes off.
     if os.environ.get("AIQA_ENGINE", "inline") == "process":
-        # This worker runs no model; the model process does. evaluate, which the metric modules
-        # import, would import transformers for pipelines this worker never builds, and transformers
-        # torch (about 300 MB a worker): make that import fail, as evaluate allows for.
         sys.modules.setdefault("transformers", None)
+    elif sys.modules.get("transformers", False) is None:
+        del sys.modules["transformers"]
 
 
 def _mark_dead(pid):

@@ -56,6 +56,9 @@ DEFAULTS = {
     "JOB_QUEUE_SIZE": 16,
     "JOB_RESULT_TTL_SECONDS": 3600,
     "JOBS_DIR": None,
+    # gunicorn's master imports what every worker needs and no model touches (blueprints, store, the
+    # metric modules and their libraries) before it forks them, so they share it (gunicorn.conf.py).
+    "SHARE_IMPORTS": True,
     # torch intra-op threads per worker; 0 lets torch decide.
     "TORCH_THREADS": 0,
     # Log request texts (off: texts stay out of logs).
