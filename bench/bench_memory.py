@@ -47,7 +47,8 @@ def start(tmp: Path, args, engine: str, share: bool) -> LiveServer:
     if args.profile == "tiny":
         models = tiny_model_builder.build(str(ROOT / ".cache" / "tiny-models"))
         return tiny_server(tmp, models, workers=args.workers, **env).start(timeout=300)
-    return LiveServer(tmp, env={"AIQA_MODELS": args.profile, "AIQA_LOAD_IN_BACKGROUND": "false", **env},
+    profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
+    return LiveServer(tmp, env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false", **env},
                       workers=args.workers).start(timeout=300)
 
 
