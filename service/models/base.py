@@ -115,12 +115,15 @@ class ModelWrapper(ABC):
                 batches: int | None = None) -> list:
         """Run fn over payloads through this model's `kind` batcher, merged with concurrent requests,
         once their work (`units` per payload, default `length`; see Batcher.submit) is admitted."""
+        return self.batcher(kind, lambda: Batcher(self.name, fn, self.batch_settings, length, is_out_of_memory,
+                                                  self.cost(kind))).submit(payloads, units, batches)
+
+    def batcher(self, kind: str, make) -> Batcher:
+        """This model's batcher of `kind`, made by `make()` on first use."""
         with self._batchers_lock:
-            batcher = self._batchers.get(kind)
-            if batcher is None:
-                batcher = self._batchers[kind] = Batcher(self.name, fn, self.batch_settings, length,
-                                                         is_out_of_memory, self.cost(kind))
-        return batcher.submit(payloads, units, batches)
+            if kind not in self._batchers:
+                self._batchers[kind] = make()
+            return self._batchers[kind]
 
     def cost(self, kind: str, unit: str = "token") -> CostModel:
         """The cost model of this model's `kind` of work (service.admission), made on first use."""

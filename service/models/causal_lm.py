@@ -15,6 +15,7 @@ import numpy as np
 
 from ..contract import InputError
 from .base import ModelWrapper, calibration_text
+from .generation import GenerationBatcher, Sequence
 from .span_qa import SpanQA
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
@@ -286,10 +287,42 @@ class CausalLM(ModelWrapper):
         parameters = inspect.signature(self.model.base_model.forward).parameters
         return "cache" if "cache" in parameters else "past_key_values"
 
-    # -- generation -------------------------------------------------------------------------------
-    def generate(self, *, prompt=None, messages=None, max_new_tokens=64, temperature=0.0, top_p=1.0, seed=None):
+    # -- generation (service/models/generation.py) ------------------------------------------------
+    @property
+    def max_tokens_in_flight(self) -> int:
+        """The most tokens (prompts plus max_new_tokens) of the generations running at once: the
+        profile's `max_tokens_in_flight`, or a full batch of full windows."""
+        return int(self.spec.options.get("max_tokens_in_flight", self.batch_settings.max_batch_size * self.max_length))
+
+    def prefill(self, ids: list[int]):
+        """Run a prompt alone: (its keys and values per layer, the float32 logits of what follows)."""
         import torch
-        from transformers import GenerationConfig
+        from transformers import DynamicCache
+        cache = DynamicCache(config=self.model.config)
+        with self.forward(1):
+            hidden = self.model.base_model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
+                                           **{self._cache_keyword(): cache}).last_hidden_state
+            logits = self.model.get_output_embeddings()(hidden[0, -1]).float()
+        return [(layer.keys, layer.values) for layer in cache.layers], logits
+
+    def decode_step(self, batch, sequences: list) -> object:
+        """One forward over the last token of every row of `batch` (a DecodeBatch, whose keys, values
+        and mask it extends): the float32 logits of each row's next token, [rows, vocabulary]."""
+        import torch
+        from transformers import DynamicCache
+        tokens = torch.tensor([[s.out[-1]] for s in sequences], device=self.device)
+        positions = torch.tensor([[len(s.ids) + len(s.out) - 1] for s in sequences], device=self.device)
+        mask = torch.cat([batch.mask, batch.mask.new_ones((len(sequences), 1))], dim=1)
+        with self.forward(len(sequences)):
+            cache = DynamicCache(ddp_cache_data=batch.layers, config=self.model.config)
+            hidden = self.model.base_model(input_ids=tokens, position_ids=positions, attention_mask=mask,
+                                           use_cache=True, **{self._cache_keyword(): cache}).last_hidden_state
+            logits = self.model.get_output_embeddings()(hidden[:, -1]).float()
+        batch.layers, batch.mask = [(layer.keys, layer.values) for layer in cache.layers], mask
+        return logits
+
+    def generate(self, *, prompt=None, messages=None, max_new_tokens=64, temperature=0.0, top_p=1.0, seed=None):
+        """A completion, generated in the running decode batch beside concurrent requests."""
         if messages is not None:
             ids = self.encode(self.chat(messages), special_tokens=False)
         else:
@@ -301,18 +334,11 @@ class CausalLM(ModelWrapper):
                 hint=f"At most {max(0, self.max_length - len(ids))} for this prompt.")
         cost = self.admit("generate", max_new_tokens, "max_new_tokens", unit="new token")
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
-        sample = temperature > 0
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature if sample else None,
-            top_p=top_p if sample else None, top_k=None, pad_token_id=self.pad_id,
-            eos_token_id=self.tokenizer.eos_token_id)
-        input_ids = torch.tensor([ids], device=self.device)
+        sequence = Sequence(ids, max_new_tokens, temperature if temperature > 0 else 0.0, top_p, seed,
+                            self.tokenizer.eos_token_id)
         started = time.perf_counter()
-        with self.forward(1):
-            torch.manual_seed(seed)  # under the model lock, so concurrent requests cannot interleave
-            output = self.model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=config)
-        completion = output[0, len(ids):].tolist()
+        (sequence,) = self.batcher("generate", lambda: GenerationBatcher(self, self.batch_settings)).submit([sequence])
+        completion = sequence.out
         cost.observe(1, len(completion), time.perf_counter() - started)
         stopped = bool(completion) and completion[-1] == self.tokenizer.eos_token_id
         return {

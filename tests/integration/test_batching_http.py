@@ -14,10 +14,15 @@ QUESTION = {"question": "Where?", "context": "Paul lives in Madrid, 9:40."}
 BUSY = {
     "perplexity": ("/v1/perplexity", {"model": "tiny-lm", "inputs": [LONG], "max_length": 64, "stride": 2}),
     "span QA": ("/v1/qa", {"model": "tiny-lm", "inputs": [QUESTION] * 4, "max_answer_len": 3}),
+    # 24 generations: 8 rows run, the queue (of 1) holds the next, the rest are refused.
+    "generation": ("/v1/generate", {"model": "tiny-lm", "prompt": "Hello", "max_new_tokens": 48}),
 }
+# (path, body, request timeout): work that takes several times its timeout.
 SLOW = {
-    "perplexity": ("/v1/perplexity", {"model": "tiny-lm", "inputs": [LONG] * 8, "max_length": 64, "stride": 1}),
-    "span QA": ("/v1/qa", {"model": "tiny-lm", "inputs": [QUESTION] * 16, "max_answer_len": 3}),
+    "perplexity": ("/v1/perplexity", {"model": "tiny-lm", "inputs": [LONG] * 8, "max_length": 64, "stride": 1}, 0.05),
+    "span QA": ("/v1/qa", {"model": "tiny-lm", "inputs": [QUESTION] * 16, "max_answer_len": 3}, 0.05),
+    # 60 decode steps of ~2 ms
+    "generation": ("/v1/generate", {"model": "tiny-lm", "prompt": "Hi", "max_new_tokens": 60}, 0.01),
 }
 
 
@@ -65,6 +70,25 @@ def test_64_concurrent_requests_get_their_own_answers_in_order(batching_server):
     assert metric(batching_server, "aiqa_queue_duration_seconds_count", model="tiny-lm") >= items
 
 
+def test_concurrent_generations_share_decode_steps_and_keep_their_texts(batching_server):
+    url = batching_server.url + "/v1/generate"
+    bodies = [{"prompt": f"Request {i} begins", "max_new_tokens": 10 + 4 * i, "temperature": 0.9 * (i % 2),
+               "seed": i} for i in range(8)]
+    alone = [requests.post(url, json=body, timeout=60).json() for body in bodies]
+
+    def batches_over_one() -> float:
+        text = requests.get(batching_server.url + "/metrics", timeout=10).text
+        buckets = {s.labels["le"]: s.value for family in text_string_to_metric_families(text) for s in family.samples
+                   if s.name == "aiqa_batch_size_bucket" and s.labels.get("model") == "tiny-lm"}
+        return buckets["+Inf"] - buckets["1.0"]
+
+    before = batches_over_one()
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda body: requests.post(url, json=body, timeout=60).json(), bodies))
+    assert together == alone
+    assert batches_over_one() > before, "no decode step ran more than one generation"
+
+
 @pytest.mark.parametrize("work", list(BUSY))
 def test_full_queue_answers_429_with_retry_after(tmp_path, tiny_models, work):
     path, body = BUSY[work]
@@ -84,10 +108,10 @@ def test_full_queue_answers_429_with_retry_after(tmp_path, tiny_models, work):
 
 @pytest.mark.parametrize("work", list(SLOW))
 def test_request_timeout_answers_504_and_server_stays_healthy(tmp_path, tiny_models, work):
-    path, body = SLOW[work]
+    path, body, timeout_s = SLOW[work]
     # Work admitted whatever its estimate (AIQA_MAX_WORK_S far above the timeout): this is the path
     # of work that was let in and did not finish; admission's refusal is tests/unit/test_admission.py's.
-    server = server_with(tmp_path, tiny_models, AIQA_REQUEST_TIMEOUT_S="0.05", AIQA_MAX_WORK_S="36000")
+    server = server_with(tmp_path, tiny_models, AIQA_REQUEST_TIMEOUT_S=str(timeout_s), AIQA_MAX_WORK_S="36000")
     try:
         response = requests.post(server.url + path, json=body, timeout=120)
         assert response.status_code == 504 and response.json()["type"] == "urn:aiqa:problem:timeout"

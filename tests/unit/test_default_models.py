@@ -64,6 +64,22 @@ def test_generate_is_reproducible_with_a_seed(client):
     assert other["text"] != first["text"]
 
 
+def test_eight_concurrent_generations_equal_the_same_eight_alone(client):
+    # Greedy and seeded, chats and prompts, 6 to 20 new tokens: one at a time, then all at once (they
+    # share decode steps). tests/unit/test_generation.py compares the texts with transformers' generate.
+    from concurrent.futures import ThreadPoolExecutor
+    bodies = [{"messages": [{"role": "user", "content": question}], "max_new_tokens": 6 + 2 * i,
+               "temperature": 0.8 * (i % 2), "seed": 100 + i}
+              for i, question in enumerate(["What is the capital of France?", "Name a colour.", "Say hello.",
+                                            "Count to five.", "What is two plus two?", "Name an animal."])]
+    bodies += [{"prompt": "Once upon a time", "max_new_tokens": 20, "seed": 1},
+               {"prompt": "The best way to learn is", "max_new_tokens": 12, "temperature": 1.2, "top_p": 0.9, "seed": 2}]
+    alone = [client.post("/v1/generate", json=body).json for body in bodies]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda body: client.post("/v1/generate", json=body).json, bodies))
+    assert together == alone
+
+
 def test_chat_generation_answers(client):
     body = client.post("/v1/generate", json={
         "messages": [{"role": "user", "content": "What is the capital of France?"}], "max_new_tokens": 20}).json
