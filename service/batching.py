@@ -10,6 +10,8 @@ longer than its timeout gets 504 and its items are dropped.
 With batching off (deterministic mode), each batch holds items of one request only, so a score
 never depends on what other requests were doing; queue bound and timeout still apply.
 
+Batches run on the process's compute thread (service/compute.py), not on the batcher's own.
+
 Before a request's items are queued, its work is estimated with the batcher's cost model (see
 service.admission) and refused at once when it is over the limit a request may take.
 """
@@ -19,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from .admission import CostModel, batches_of
+from .compute import COMPUTE
 from .errors import ModelUnavailable, Overloaded, Timeout
 from .observability import QUEUE_DEPTH, QUEUE_DURATION
 
@@ -173,7 +176,7 @@ class Batcher:
         """fn over payloads; on out-of-memory split the batch in halves and retry. Per-item
         results, or the exception for the items that failed."""
         try:
-            return list(self.fn(payloads))
+            return COMPUTE.run(lambda: list(self.fn(payloads)))
         except Exception as exc:
             if not self.is_oom(exc):
                 return [exc] * len(payloads)

@@ -160,7 +160,11 @@ class ModelRegistry(ModelLookup):
             self._thread = threading.Thread(target=self.load_all, name="aiqa-model-loader", daemon=True)
             self._thread.start()
         else:
-            self.load_all()
+            # On a thread of its own all the same: the OpenMP team of a thread that ran kernels lives
+            # as long as the thread, and would slow the compute thread's (service/compute.py).
+            loader = threading.Thread(target=self.load_all, name="aiqa-model-loader")
+            loader.start()
+            loader.join()
 
     # -- loading -------------------------------------------------------------------------------
     def load_all(self) -> None:

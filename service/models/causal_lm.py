@@ -25,6 +25,9 @@ CONTENT_FREE_INPUTS = ("N/A", "")
 # Predicted positions sent through the LM head at once: bounds the [positions, vocabulary] logits.
 HEAD_SLICE = 2048
 CALIBRATIONS_KEPT = 256
+# What /v1/models says of the texts of this backend (service/models/generation.py, tested).
+REPRODUCIBLE = ("greedy text, and sampled text with a seed, are the same alone or beside other requests, and the "
+                "same as transformers' generate with top_k=0; the logits are not promised to the last bit")
 
 
 def join_labels(labels) -> str:
@@ -293,6 +296,14 @@ class CausalLM(ModelWrapper):
         """The most tokens (prompts plus max_new_tokens) of the generations running at once: the
         profile's `max_tokens_in_flight`, or a full batch of full windows."""
         return int(self.spec.options.get("max_tokens_in_flight", self.batch_settings.max_batch_size * self.max_length))
+
+    def describe(self) -> dict:
+        return {**super().describe(), "generation": {
+            "batching": "continuous" if self.batch_settings.merge else "off",
+            "max_rows": self.batch_settings.max_batch_size if self.batch_settings.merge else 1,
+            "max_tokens_in_flight": self.max_tokens_in_flight,
+            "backend": "transformers",
+            "reproducible": REPRODUCIBLE}}
 
     def prefill(self, ids: list[int]):
         """Run a prompt alone: (its keys and values per layer, the float32 logits of what follows)."""

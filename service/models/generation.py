@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..batching import Batcher, BatchSettings, _Item
+from ..compute import COMPUTE
 from ..errors import ModelUnavailable
 from ..observability import QUEUE_DURATION
 from .base import is_out_of_memory
@@ -174,12 +175,21 @@ class GenerationBatcher(Batcher):
             return
         sequence = item.payload
         try:
-            layers, logits = self.lm.prefill(sequence.ids)
-            sequence.choose(logits)
+            layers = COMPUTE.run(lambda: self._prefill_and_choose(sequence))
         except Exception as exc:
             self._deliver([item], self._failure(exc))
             return
         self.batch.join(item, layers)
+
+    def _prefill_and_choose(self, sequence: Sequence) -> list:
+        layers, logits = self.lm.prefill(sequence.ids)
+        sequence.choose(logits)
+        return layers
+
+    def _step_and_choose(self, sequences: list) -> None:
+        logits = self.lm.decode_step(self.batch, sequences)
+        for row, sequence in enumerate(sequences):
+            sequence.choose(logits[row])
 
     def _leave(self) -> None:
         """Rows that are done answer; rows whose request timed out are dropped."""
@@ -196,9 +206,7 @@ class GenerationBatcher(Batcher):
     def _step(self) -> None:
         rows = self.batch.rows
         try:
-            logits = self.lm.decode_step(self.batch, [item.payload for item in rows])
-            for row, item in enumerate(rows):
-                item.payload.choose(logits[row])
+            COMPUTE.run(lambda: self._step_and_choose([item.payload for item in rows]))
         except Exception as exc:
             self._deliver(rows, self._failure(exc) * len(rows))
             self.batch.keep([])

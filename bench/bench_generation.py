@@ -1,0 +1,140 @@
+"""Generation at serving speed: what concurrent clients get from /v1/generate, side by side in one run.
+
+One server (default profile: SmolLM2-135M-Instruct, one worker), greedy requests, four phases run
+interleaved in rounds (one order, then the reverse), so drift in the machine's load falls on each:
+  one       one client, requests of --tokens new tokens back to back: new tokens per second
+  eight     8 clients doing the same at once: aggregate new tokens per second
+  short     one client, requests of 16 new tokens: latency alone
+  loaded    the same 16-token requests while 8 clients keep long generations (4 x --tokens) running
+Printed: each phase's median and min-max over the rounds, and the ratios per round (eight/one, the
+p95 of loaded/short) as median and min-max.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_generation.py [--rounds 3] [--tokens 32] [--requests 3]
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from aiqa_fixtures import LiveServer  # noqa: E402
+
+PROMPTS = ["Write a story about a fox.", "Explain why the sky is blue.", "List some fruits.",
+           "Describe a rainy day in the city.", "What makes a good teacher?", "Tell me about the ocean.",
+           "How do trees grow?", "Write a letter to a friend."]
+
+
+def ask(session, url: str, i: int, tokens: int) -> tuple[float, int]:
+    """(seconds, new tokens) of one greedy request."""
+    started = time.perf_counter()
+    answer = session.post(url, json={"messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+                                     "max_new_tokens": tokens}, timeout=600)
+    answer.raise_for_status()
+    return time.perf_counter() - started, answer.json()["completion_tokens"]
+
+
+def throughput(url: str, clients: int, per_client: int, tokens: int) -> float:
+    """Aggregate new tokens per second of `clients` clients, each sending `per_client` requests."""
+    def client(c):
+        session = requests.Session()
+        return sum(ask(session, url, c * per_client + r, tokens)[1] for r in range(per_client))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        total = sum(pool.map(client, range(clients)))
+    return total / (time.perf_counter() - started)
+
+
+def latencies(url: str, count: int, background_tokens: int | None) -> list[float]:
+    """Seconds of `count` 16-token requests, one after the other, alone or while 8 clients keep
+    generations of `background_tokens` new tokens running."""
+    stop, threads = threading.Event(), []
+
+    def keep_busy(c):
+        session, i = requests.Session(), 0
+        while not stop.is_set():
+            ask(session, url, c + i, background_tokens)
+            i += 1
+
+    if background_tokens:
+        threads = [threading.Thread(target=keep_busy, args=(c,)) for c in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.0)  # all eight running
+    session = requests.Session()
+    try:
+        return [ask(session, url, i, 16)[0] for i in range(count)]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def spread(values: list[float], unit: str = "") -> str:
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=32, help="new tokens of the throughput requests")
+    parser.add_argument("--requests", type=int, default=3, help="requests per client per round")
+    parser.add_argument("--probes", type=int, default=10, help="16-token requests per latency phase")
+    parser.add_argument("--profile", default="default")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
+        server = LiveServer(Path(tmp), env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false"}).start(timeout=300)
+        url = server.url + "/v1/generate"
+        try:
+            generation = next(m for m in requests.get(server.url + "/v1/models", timeout=10).json()["models"]
+                              if m["name"] == "smollm2")["generation"]
+            ask(requests.Session(), url, 0, 4)  # warm the path
+            phases = {
+                "one": lambda: throughput(url, 1, args.requests, args.tokens),
+                "eight": lambda: throughput(url, 8, args.requests, args.tokens),
+                "short": lambda: latencies(url, args.probes, None),
+                "loaded": lambda: latencies(url, args.probes, 4 * args.tokens),
+            }
+            results = {name: [] for name in phases}
+            for number in range(args.rounds):
+                for name in (list(phases) if number % 2 == 0 else list(phases)[::-1]):
+                    results[name].append(phases[name]())
+                print(f"  round {number + 1} of {args.rounds} done", flush=True)
+        finally:
+            server.stop()
+    print(f"\n{args.rounds} rounds, default profile (SmolLM2-135M-Instruct), one worker, {os.cpu_count()} cores; "
+          f"generation {generation['batching']}, at most {generation['max_rows']} rows")
+    print(f"one client, {args.tokens} new tokens a request: {spread(results['one'])} new tokens/s")
+    print(f"8 clients at once:                 {spread(results['eight'])} new tokens/s")
+    print(f"a 16-token request alone: p50 {spread([statistics.median(r) for r in results['short']], ' s')}, "
+          f"p95 {spread([p95(r) for r in results['short']], ' s')}")
+    print(f"the same beside 8 generations of {4 * args.tokens}: p50 "
+          f"{spread([statistics.median(r) for r in results['loaded']], ' s')}, "
+          f"p95 {spread([p95(r) for r in results['loaded']], ' s')}")
+    print("\nratios per round, median (min-max):")
+    print(f"  aggregate new tokens/s, 8 clients / 1 client: "
+          f"{spread([e / o for e, o in zip(results['eight'], results['one'])])}  (goal >= 4)")
+    print(f"  p95 of a 16-token request, beside 8 / alone:  "
+          f"{spread([p95(loaded) / p95(alone) for loaded, alone in zip(results['loaded'], results['short'])])}"
+          f"  (goal <= 2)")
+
+
+if __name__ == "__main__":
+    main()
