@@ -292,15 +292,23 @@ class CausalLM(ModelWrapper):
 
     # -- generation (service/models/generation.py) ------------------------------------------------
     @property
+    def max_generation_rows(self) -> int:
+        """The most generations running at once: the profile's `max_generation_rows`, or twice
+        max_batch_size (a decode step's cost grows slowly with its rows); 1 with batching off."""
+        if not self.batch_settings.merge:
+            return 1
+        return int(self.spec.options.get("max_generation_rows", 2 * self.batch_settings.max_batch_size))
+
+    @property
     def max_tokens_in_flight(self) -> int:
         """The most tokens (prompts plus max_new_tokens) of the generations running at once: the
-        profile's `max_tokens_in_flight`, or a full batch of full windows."""
-        return int(self.spec.options.get("max_tokens_in_flight", self.batch_settings.max_batch_size * self.max_length))
+        profile's `max_tokens_in_flight`, or as many full windows as rows."""
+        return int(self.spec.options.get("max_tokens_in_flight", self.max_generation_rows * self.max_length))
 
     def describe(self) -> dict:
         return {**super().describe(), "generation": {
             "batching": "continuous" if self.batch_settings.merge else "off",
-            "max_rows": self.batch_settings.max_batch_size if self.batch_settings.merge else 1,
+            "max_rows": self.max_generation_rows,
             "max_tokens_in_flight": self.max_tokens_in_flight,
             "backend": "transformers",
             "reproducible": REPRODUCIBLE}}

@@ -17,10 +17,11 @@ tokens whose logits tie to ~1e-6.
 
 The scheduler is a Batcher (service.batching) with its own loop: the same bounded queue (429), the
 same timeout (504; a timed-out generation leaves the batch at the next step), the same queue and
-batch metrics (the batch size of a step is its rows). At most max_batch_size rows run at once, and
-at most max_tokens_in_flight tokens (each row's prompt plus its max_new_tokens: what its keys and
-values may grow to); a request that would pass either waits in the queue for rows to finish. With
-batching off (deterministic mode) one generation runs at a time.
+batch metrics (the batch size of a step is its rows). At most max_generation_rows rows run at once
+(default twice max_batch_size), and at most max_tokens_in_flight tokens (each row's prompt plus its
+max_new_tokens: what its keys and values may grow to; default a full window per row); a request
+that would pass either waits in the queue, oldest first, for rows to finish. With batching off
+(deterministic mode) one generation runs at a time.
 """
 import time
 from dataclasses import dataclass, field
@@ -153,14 +154,12 @@ class GenerationBatcher(Batcher):
     def _joining(self) -> list[_Item]:
         """The queued generations that join now: the oldest first, while the rows and the tokens in
         flight allow (one alone always may); waits for work while nothing runs."""
-        settings = self.settings
         with self._cond:
             while not self._pending and not len(self.batch):
                 self._cond.wait()
             rows, tokens, joining = len(self.batch), self.batch.tokens, []
             for item in self._pending:
-                fits = rows < settings.max_batch_size and tokens + item.length <= self.lm.max_tokens_in_flight
-                if rows and not (settings.merge and fits):
+                if rows and not (rows < self.lm.max_generation_rows and tokens + item.length <= self.lm.max_tokens_in_flight):
                     break
                 joining.append(item)
                 rows, tokens = rows + 1, tokens + item.length

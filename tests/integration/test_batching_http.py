@@ -14,7 +14,8 @@ QUESTION = {"question": "Where?", "context": "Paul lives in Madrid, 9:40."}
 BUSY = {
     "perplexity": ("/v1/perplexity", {"model": "tiny-lm", "inputs": [LONG], "max_length": 64, "stride": 2}),
     "span QA": ("/v1/qa", {"model": "tiny-lm", "inputs": [QUESTION] * 4, "max_answer_len": 3}),
-    # 24 generations: 8 rows run, the queue (of 1) holds the next, the rest are refused.
+    # 24 generations: 16 rows run (twice max_batch_size), the queue (of 1) holds the next, the rest
+    # are refused.
     "generation": ("/v1/generate", {"model": "tiny-lm", "prompt": "Hello", "max_new_tokens": 48}),
 }
 # (path, body, request timeout): work that takes several times its timeout.

@@ -73,7 +73,7 @@ def test_eight_concurrent_generations_give_the_texts_each_gives_alone(lm, monkey
     assert [r["text"] for r in together] == [r["text"] for r in alone]
     assert together == alone  # tokens, finish reasons and seeds too
     assert max(steps.sizes) > 1, "the generations never shared a decode step"
-    assert max(steps.sizes) <= 8
+    assert max(steps.sizes) <= 16  # twice max_batch_size, by default
 
 
 def reference(lm, case) -> str:
@@ -136,11 +136,24 @@ def test_tokens_in_flight_bound_the_rows_that_run_at_once(tiny_models, tmp_path,
     assert max(steps.sizes) == 2
 
 
+def test_max_generation_rows_bounds_the_rows_and_models_describe_the_limits(tiny_models, tmp_path, monkeypatch):
+    app = make_app(tmp_path, tiny_models, options={"max_generation_rows": 3})
+    lm = app.extensions["aiqa.registry"].get("tiny-lm", "generate")
+    steps = StepSizes(lm, monkeypatch)
+    cases = [(f"row {i}", 12, 0.0, 1.0, 0) for i in range(6)]
+    assert [r["text"] for r in concurrently(lm, cases)] == [generate(lm, case)["text"] for case in cases]
+    assert max(steps.sizes) == 3
+    assert lm.describe()["generation"] == {
+        "batching": "continuous", "max_rows": 3, "max_tokens_in_flight": 3 * 64, "backend": "transformers",
+        "reproducible": lm.describe()["generation"]["reproducible"]}
+
+
 def test_deterministic_mode_runs_one_generation_at_a_time(tiny_models, tmp_path, monkeypatch):
     lm = make_app(tmp_path, tiny_models, DETERMINISTIC=True).extensions["aiqa.registry"].get("tiny-lm", "generate")
     steps = StepSizes(lm, monkeypatch)
     assert [r["text"] for r in concurrently(lm, CASES[:4])] == [generate(lm, case)["text"] for case in CASES[:4]]
     assert set(steps.sizes) == {1}
+    assert lm.describe()["generation"]["batching"] == "off" and lm.describe()["generation"]["max_rows"] == 1
 
 
 def test_a_timed_out_generation_leaves_the_batch_and_the_others_finish(lm, monkeypatch):
