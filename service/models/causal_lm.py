@@ -6,6 +6,7 @@ it). Where the tokenizer adds a BOS token (Llama-style tokenizers do) that first
 text token is predicted from it; where it adds none (GPT-2, SmolLM2) the first text token is context
 only and `token_counts` is one less than the number of text tokens.
 """
+import functools
 import math
 import random
 import time
@@ -246,7 +247,7 @@ class CausalLM(ModelWrapper):
         cache = DynamicCache()
         with self.forward(1):
             hidden = self.model.base_model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
-                                           **{self._cache_keyword(): cache}).last_hidden_state
+                                           **{self._cache_keyword: cache}).last_hidden_state
             following = self.model.get_output_embeddings()(hidden[0, -1]).float().log_softmax(-1)
         return [(layer.keys, layer.values) for layer in cache.layers], following.cpu().numpy().astype(np.float64)
 
@@ -261,7 +262,7 @@ class CausalLM(ModelWrapper):
         with self.forward(len(rows)):
             cache = DynamicCache(ddp_cache_data=state)  # a fresh copy of the prefix's: the forward appends to it
             hidden = self.model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                           use_cache=True, **{self._cache_keyword(): cache}).last_hidden_state
+                                           use_cache=True, **{self._cache_keyword: cache}).last_hidden_state
             logprobs = self.model.get_output_embeddings()(hidden[0]).float().log_softmax(-1)
             following = logprobs.gather(-1, nexts[:, None])[:, 0]
             ending = logprobs[:, end_id]
@@ -284,6 +285,7 @@ class CausalLM(ModelWrapper):
         return (torch.tensor([ids], device=self.device), torch.tensor([positions], device=self.device),
                 mask[None, None].to(self.device))
 
+    @functools.cached_property
     def _cache_keyword(self) -> str:
         import inspect
         # transformers 5 renamed past_key_values to cache
@@ -294,10 +296,17 @@ class CausalLM(ModelWrapper):
     @property
     def max_generation_rows(self) -> int:
         """The most generations running at once: the profile's `max_generation_rows`, or twice
-        max_batch_size (a decode step's cost grows slowly with its rows); 1 with batching off."""
-        if not self.batch_settings.merge:
+        max_batch_size (a decode step's cost grows slowly with its rows); 1 with batching off, and for
+        models whose cache keeps a sliding window (its rows could not be padded to one width)."""
+        if not self.batch_settings.merge or not self._full_cache:
             return 1
         return int(self.spec.options.get("max_generation_rows", 2 * self.batch_settings.max_batch_size))
+
+    @functools.cached_property
+    def _full_cache(self) -> bool:
+        """Whether every layer of this model's cache keeps all positions (no sliding window)."""
+        from transformers import DynamicCache
+        return all(type(layer).__name__ == "DynamicLayer" for layer in DynamicCache(config=self.model.config).layers)
 
     @property
     def max_tokens_in_flight(self) -> int:
@@ -320,7 +329,7 @@ class CausalLM(ModelWrapper):
         cache = DynamicCache(config=self.model.config)
         with self.forward(1):
             hidden = self.model.base_model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
-                                           **{self._cache_keyword(): cache}).last_hidden_state
+                                           **{self._cache_keyword: cache}).last_hidden_state
             logits = self.model.get_output_embeddings()(hidden[0, -1]).float()
         return [(layer.keys, layer.values) for layer in cache.layers], logits
 
@@ -335,7 +344,7 @@ class CausalLM(ModelWrapper):
         with self.forward(len(sequences)):
             cache = DynamicCache(ddp_cache_data=batch.layers, config=self.model.config)
             hidden = self.model.base_model(input_ids=tokens, position_ids=positions, attention_mask=mask,
-                                           use_cache=True, **{self._cache_keyword(): cache}).last_hidden_state
+                                           use_cache=True, **{self._cache_keyword: cache}).last_hidden_state
             logits = self.model.get_output_embeddings()(hidden[:, -1]).float()
         batch.layers, batch.mask = [(layer.keys, layer.values) for layer in cache.layers], mask
         return logits

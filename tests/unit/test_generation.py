@@ -202,3 +202,26 @@ def test_a_sequence_is_done_at_its_stop_token_or_its_length():
     for _ in range(2):
         sequence.choose(torch.tensor([0.0, 1.0]))
     assert sequence.out == [1, 1] and sequence.done
+
+
+def test_a_model_whose_cache_slides_generates_one_at_a_time(tiny_models, tmp_path, monkeypatch):
+    # A sliding-window cache keeps the last positions only, so rows could not be padded to one width.
+    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
+
+    from service import create_app
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models["gpt2-lm"])
+    torch.manual_seed(0)
+    folder = tmp_path / "sliding"
+    MistralForCausalLM(MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                     num_attention_heads=2, num_key_value_heads=1, sliding_window=8,
+                                     max_position_embeddings=64)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    profile = write_profile(tmp_path / "p.yaml", [{"name": "sliding", "task": "causal-lm", "source": f"dir:{folder}",
+                                                   "options": {"max_batch_size": 8, "dtype": "float32"}}])
+    lm = create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "STORE": False}).extensions[
+        "aiqa.registry"].get("sliding", "generate")
+    assert lm.max_generation_rows == 1 and lm.describe()["generation"]["max_rows"] == 1
+    steps = StepSizes(lm, monkeypatch)
+    cases = [(f"row {i} of words", 12, 0.0, 1.0, 0) for i in range(3)]
+    assert [r["text"] for r in concurrently(lm, cases)] == [generate(lm, case)["text"] for case in cases]
+    assert set(steps.sizes) == {1}
