@@ -9,13 +9,15 @@ interleaved in rounds (one order, then the reverse), so drift in the machine's l
   stream    one request of 64 new tokens (a prompt, greedy): seconds per new token
   llama.cpp the same request to llama-cpp-python's OpenAI-compatible server on the same cores,
             serving the GGUF file the default profile converts (when llama_cpp is installed:
-            `pip install -e '.[llama-cpp]'`, a build of about 5 minutes)
+            CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+            pip install -e '.[llama-cpp]', a build of about 4 minutes)
 Printed: each phase's median and min-max over the rounds, and the ratios per round (eight/one, the
 p95 of loaded/short, stream/llama.cpp) as median and min-max.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_generation.py [--rounds 3] [--tokens 32] [--requests 3]
 """
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -105,13 +107,21 @@ def gguf_file() -> str:
     return str(Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+def llama_cpp_stream(tmp: Path) -> float:
+    """stream() against llama-cpp-python's server on the GGUF file, with as many threads as cores,
+    started for this phase only: its threads spin while it is up, and slowed the other phases."""
+    process, url = llama_cpp_server(tmp)
+    try:
+        return stream(url + "/v1/completions", {"prompt": STREAM_PROMPT, "max_tokens": 64, "temperature": 0},
+                      lambda answer: answer["usage"]["completion_tokens"])
+    finally:
+        process.kill()
+        process.wait()
+
+
 def llama_cpp_server(tmp: Path):
-    """llama-cpp-python's server on the GGUF file, 2 threads, or None when it is not installed."""
-    import importlib.util
     import socket
     import subprocess
-    if importlib.util.find_spec("llama_cpp") is None:
-        return None, None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -152,7 +162,7 @@ def main() -> None:
         profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
         server = LiveServer(Path(tmp), env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false"}).start(timeout=300)
         url = server.url + "/v1/generate"
-        llama, llama_url = llama_cpp_server(Path(tmp))
+        llama_installed = importlib.util.find_spec("llama_cpp") is not None
         try:
             generation = next(m for m in requests.get(server.url + "/v1/models", timeout=10).json()["models"]
                               if m["name"] == "smollm2")["generation"]
@@ -165,10 +175,8 @@ def main() -> None:
                 "stream": lambda: stream(url, {"prompt": STREAM_PROMPT, "max_new_tokens": 64},
                                          lambda answer: answer["completion_tokens"]),
             }
-            if llama is not None:
-                phases["llama.cpp"] = lambda: stream(
-                    llama_url + "/v1/completions", {"prompt": STREAM_PROMPT, "max_tokens": 64, "temperature": 0},
-                    lambda answer: answer["usage"]["completion_tokens"])
+            if llama_installed:
+                phases["llama.cpp"] = lambda: llama_cpp_stream(Path(tmp))
             results = {name: [] for name in phases}
             for number in range(args.rounds):
                 for name in (list(phases) if number % 2 == 0 else list(phases)[::-1]):
@@ -176,9 +184,6 @@ def main() -> None:
                 print(f"  round {number + 1} of {args.rounds} done", flush=True)
         finally:
             server.stop()
-            if llama is not None:
-                llama.kill()
-                llama.wait()
     print(f"\n{args.rounds} rounds, default profile (SmolLM2-135M-Instruct), one worker, {os.cpu_count()} cores; "
           f"generation {generation['batching']}, at most {generation['max_rows']} rows")
     print(f"one client, {args.tokens} new tokens a request: {spread(results['one'])} new tokens/s")

@@ -2,6 +2,8 @@
 import json
 import os
 
+import numpy as np
+
 from .base import ModelWrapper, calibration_text, load_pretrained
 
 
@@ -26,11 +28,11 @@ class Embedder(ModelWrapper):
     def warmup(self) -> None:
         self.embed(["Warm-up text."])
 
-    def embed(self, texts: list[str]):
-        """Normalised embeddings (a torch tensor), one row per text, in input order."""
-        import torch
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Normalised embeddings, one row per text, in input order. numpy, not torch: a torch operation
+        on a request thread would give it an OpenMP team of its own (service/compute.py)."""
         counts = self.token_counts(texts, truncation=True, max_length=self.max_seq_length)
-        return torch.stack(self.batched("embed", self._embed_batch, texts, units=counts))
+        return np.stack(self.batched("embed", self._embed_batch, texts, units=counts))
 
     def calibration_calls(self):
         long = [calibration_text(128)] * self.max_batch_size
@@ -48,7 +50,7 @@ class Embedder(ModelWrapper):
             hidden = self.model(**encoded).last_hidden_state.float()
             mask = encoded["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return list(torch.nn.functional.normalize(pooled, dim=-1).cpu())
+            return list(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
 
     def similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         unique = list(dict.fromkeys(text for pair in pairs for text in pair))

@@ -145,11 +145,18 @@ class GenerationBatcher(Batcher):
 
     def _loop(self) -> None:
         while True:
-            for item in self._joining():
-                self._prefill(item)
-            self._leave()
-            if len(self.batch):
-                self._step()
+            joining = self._joining()
+            # Every tensor operation of an iteration (prefill, padding the batch, dropping rows, the
+            # step, sampling) on the compute thread: one on this thread would give it an OpenMP team
+            # of its own (service/compute.py).
+            COMPUTE.run(lambda: self._iteration(joining))
+
+    def _iteration(self, joining: list[_Item]) -> None:
+        for item in joining:
+            self._prefill(item)
+        self._leave()
+        if len(self.batch):
+            self._step()
 
     def _joining(self) -> list[_Item]:
         """The queued generations that join now: the oldest first, while the rows and the tokens in
@@ -174,21 +181,12 @@ class GenerationBatcher(Batcher):
             return
         sequence = item.payload
         try:
-            layers = COMPUTE.run(lambda: self._prefill_and_choose(sequence))
+            layers, logits = self.lm.prefill(sequence.ids)
+            sequence.choose(logits)
         except Exception as exc:
             self._deliver([item], self._failure(exc))
             return
         self.batch.join(item, layers)
-
-    def _prefill_and_choose(self, sequence: Sequence) -> list:
-        layers, logits = self.lm.prefill(sequence.ids)
-        sequence.choose(logits)
-        return layers
-
-    def _step_and_choose(self, sequences: list) -> None:
-        logits = self.lm.decode_step(self.batch, sequences)
-        for row, sequence in enumerate(sequences):
-            sequence.choose(logits[row])
 
     def _leave(self) -> None:
         """Rows that are done answer; rows whose request timed out are dropped."""
@@ -204,8 +202,11 @@ class GenerationBatcher(Batcher):
 
     def _step(self) -> None:
         rows = self.batch.rows
+        sequences = [item.payload for item in rows]
         try:
-            COMPUTE.run(lambda: self._step_and_choose([item.payload for item in rows]))
+            logits = self.lm.decode_step(self.batch, sequences)
+            for row, sequence in enumerate(sequences):
+                sequence.choose(logits[row])
         except Exception as exc:
             self._deliver(rows, self._failure(exc) * len(rows))
             self.batch.keep([])
