@@ -99,6 +99,7 @@ bench: install
 	$(PY) bench/bench_admission.py
 	$(PY) bench/bench_pages.py
 	$(PY) bench/bench_memory.py
+	$(PY) bench/bench_generation.py
 
 # The model tests on CUDA in float16, with throughput and peak GPU memory; says so and exits 0
 # where there is no CUDA. On a GPU image with its own CUDA torch: make gpu-check PY=python3
