@@ -1,5 +1,6 @@
 """The seam every model kind implements: load from a resolved source, warm up, describe itself."""
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -45,11 +46,40 @@ def load_pretrained(auto_class: str, source, device: str, dtype):
     only, never remote code, on `device` in eval mode."""
     import transformers
     revision = None if source.local else source.revision
-    tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, revision=revision)
+    tokenizer = serial_tokenizer(transformers.AutoTokenizer.from_pretrained(source.path, revision=revision))
     model = getattr(transformers, auto_class).from_pretrained(
         source.path, dtype=dtype, revision=revision, use_safetensors=True, trust_remote_code=False)
     model.to(device).eval()
     return model, tokenizer
+
+
+# The tokenizer methods that read or set the state a fast tokenizer keeps between calls.
+SERIAL_METHODS = ("__call__", "encode", "encode_plus", "batch_encode_plus", "decode", "batch_decode",
+                  "convert_ids_to_tokens", "apply_chat_template", "pad")
+
+
+def serial_tokenizer(tokenizer):
+    """The same tokenizer object, its calls made one at a time. A fast tokenizer sets padding and
+    truncation on its shared Rust tokenizer for each call, so two threads calling it with different
+    options interleave: a request thread counting tokens unpadded while the compute thread encoded a
+    padded batch gave the batch rows of different lengths (a 500 under concurrent similarity requests
+    with batching off). The object keeps its class as a base, so isinstance checks still hold."""
+    if getattr(tokenizer, "_aiqa_lock", None) is not None:
+        return tokenizer
+    base = type(tokenizer)
+
+    def locked(name):
+        method = getattr(base, name)
+
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            with self._aiqa_lock:
+                return method(self, *args, **kwargs)
+        return call
+
+    tokenizer._aiqa_lock = threading.RLock()
+    tokenizer.__class__ = type(base.__name__, (base,), {name: locked(name) for name in SERIAL_METHODS if hasattr(base, name)})
+    return tokenizer
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

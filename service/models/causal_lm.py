@@ -67,6 +67,10 @@ class CausalLM(ModelWrapper):
         self.use_chat_template = bool(spec.options.get("chat_template", tokenizer.chat_template is not None))
         self._calibrations: dict[tuple, np.ndarray] = {}
         self.span_qa = SpanQA(self)
+        for option in ("max_generation_rows", "max_tokens_in_flight"):
+            value = spec.options.get(option)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"option {option} of {self.name!r} must be a positive integer, not {value!r}")
 
     def warmup(self) -> None:
         self.perplexity(["Warm-up text for the model."])
@@ -316,7 +320,7 @@ class CausalLM(ModelWrapper):
 
     def describe(self) -> dict:
         return {**super().describe(), "generation": {
-            "batching": "continuous" if self.batch_settings.merge else "off",
+            "batching": "continuous" if self.max_generation_rows > 1 else "off",
             "max_rows": self.max_generation_rows,
             "max_tokens_in_flight": self.max_tokens_in_flight,
             "backend": "transformers",

@@ -152,11 +152,16 @@ class GenerationBatcher(Batcher):
             COMPUTE.run(lambda: self._iteration(joining))
 
     def _iteration(self, joining: list[_Item]) -> None:
-        for item in joining:
-            self._prefill(item)
-        self._leave()
-        if len(self.batch):
-            self._step()
+        try:
+            for item in joining:
+                self._prefill(item)
+            self._leave()
+            if len(self.batch):
+                self._step()
+        except Exception as exc:  # in the batch's own bookkeeping: no request is left to its timeout
+            waiting = [item for item in [*self.batch.rows, *joining] if not item.request.done.is_set()]
+            self._deliver(waiting, self._failure(exc) * len(waiting))
+            self.batch = DecodeBatch()
 
     def _joining(self) -> list[_Item]:
         """The queued generations that join now: the oldest first, while the rows and the tokens in
@@ -166,7 +171,8 @@ class GenerationBatcher(Batcher):
                 self._cond.wait()
             rows, tokens, joining = len(self.batch), self.batch.tokens, []
             for item in self._pending:
-                if rows and not (rows < self.lm.max_generation_rows and tokens + item.length <= self.lm.max_tokens_in_flight):
+                fits = rows < self.lm.max_generation_rows and tokens + item.length <= self.lm.max_tokens_in_flight
+                if rows and not fits:
                     break
                 joining.append(item)
                 rows, tokens = rows + 1, tokens + item.length

@@ -148,6 +148,15 @@ def test_max_generation_rows_bounds_the_rows_and_models_describe_the_limits(tiny
         "reproducible": lm.describe()["generation"]["reproducible"]}
 
 
+@pytest.mark.parametrize("value", [0, 2.5, True, "8"])
+def test_a_generation_limit_that_is_not_a_positive_integer_fails_the_model_at_load(tiny_models, tmp_path, value):
+    app = make_app(tmp_path, tiny_models, options={"max_generation_rows": value})
+    registry = app.extensions["aiqa.registry"]
+    ready, missing = registry.readiness()
+    assert not ready
+    assert "max_generation_rows" in registry.slots["tiny-lm"].error
+
+
 def test_deterministic_mode_runs_one_generation_at_a_time(tiny_models, tmp_path, monkeypatch):
     lm = make_app(tmp_path, tiny_models, DETERMINISTIC=True).extensions["aiqa.registry"].get("tiny-lm", "generate")
     steps = StepSizes(lm, monkeypatch)
@@ -221,6 +230,7 @@ def test_a_model_whose_cache_slides_generates_one_at_a_time(tiny_models, tmp_pat
     lm = create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "STORE": False}).extensions[
         "aiqa.registry"].get("sliding", "generate")
     assert lm.max_generation_rows == 1 and lm.describe()["generation"]["max_rows"] == 1
+    assert lm.describe()["generation"]["batching"] == "off"
     steps = StepSizes(lm, monkeypatch)
     cases = [(f"row {i} of words", 12, 0.0, 1.0, 0) for i in range(3)]
     assert [r["text"] for r in concurrently(lm, cases)] == [generate(lm, case)["text"] for case in cases]
