@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from aiqa_fixtures import LiveServer  # noqa: E402
+from aiqa_fixtures import LiveServer, profile_env  # noqa: E402
 
 PROMPTS = ["Write a story about a fox.", "Explain why the sky is blue.", "List some fruits.",
            "Describe a rainy day in the city.", "What makes a good teacher?", "Tell me about the ocean.",
@@ -159,8 +159,8 @@ def main() -> None:
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
-        server = LiveServer(Path(tmp), env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false"}).start(timeout=300)
+        server = LiveServer(Path(tmp), env={**profile_env(args.profile), "AIQA_LOAD_IN_BACKGROUND": "false"})
+        server.start(timeout=300)
         url = server.url + "/v1/generate"
         llama_installed = importlib.util.find_spec("llama_cpp") is not None
         try:

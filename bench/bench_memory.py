@@ -23,16 +23,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from aiqa_fixtures import LiveServer, tiny_model_builder, tiny_server, worker_pids  # noqa: E402
+from aiqa_fixtures import (LiveServer, memory_kb, profile_env, tiny_model_builder, tiny_server,  # noqa: E402
+                           worker_pids)
 
 
 def memory_mb(pid: int) -> dict:
     """RSS, PSS and private memory of one process, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        parts = line.split()
-        if parts[0].endswith(":") and len(parts) >= 2 and parts[1].isdigit():
-            fields[parts[0][:-1]] = int(parts[1]) / 1024
+    fields = {key: kb / 1024 for key, kb in memory_kb(pid).items()}
     return {"rss": fields["Rss"], "pss": fields["Pss"],
             "private": fields["Private_Clean"] + fields["Private_Dirty"]}
 
@@ -47,8 +44,7 @@ def start(tmp: Path, args, engine: str, share: bool) -> LiveServer:
     if args.profile == "tiny":
         models = tiny_model_builder.build(str(ROOT / ".cache" / "tiny-models"))
         return tiny_server(tmp, models, workers=args.workers, **env).start(timeout=300)
-    profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
-    return LiveServer(tmp, env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false", **env},
+    return LiveServer(tmp, env={**profile_env(args.profile), "AIQA_LOAD_IN_BACKGROUND": "false", **env},
                       workers=args.workers).start(timeout=300)
 
 

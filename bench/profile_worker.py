@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from aiqa_fixtures import LiveServer, worker_pids  # noqa: E402
+from aiqa_fixtures import LiveServer, profile_env, worker_pids  # noqa: E402
 from bench_serving import SENTENCES, WORKLOADS as SERVING  # noqa: E402
 
 WORKLOADS = {**SERVING, "classify": ("/v1/classify", lambda i: {"model": "sentiment", "inputs": [SENTENCES[i % 8]]})}
@@ -96,8 +96,7 @@ def main() -> None:
     if not Path(spy).exists():
         sys.exit("py-spy not found: pip install -e '.[profile]'")
     with tempfile.TemporaryDirectory() as tmp:
-        profile = {"AIQA_MODELS" if Path(args.profile).is_file() else "AIQA_PROFILE": args.profile}
-        server = LiveServer(Path(tmp), env={**profile, "AIQA_LOAD_IN_BACKGROUND": "false"})
+        server = LiveServer(Path(tmp), env={**profile_env(args.profile), "AIQA_LOAD_IN_BACKGROUND": "false"})
         server.start(timeout=300)
         try:
             (worker,) = worker_pids(server.process.pid)

@@ -170,6 +170,21 @@ class Load:
                 self.statuses[status] += 1
 
 
+def profile_env(profile: str) -> dict:
+    """The environment that selects `profile`: a profile file's path, or a shipped profile's name."""
+    return {"AIQA_MODELS" if Path(profile).is_file() else "AIQA_PROFILE": profile}
+
+
+def memory_kb(pid: int) -> dict:
+    """A process's /proc/PID/smaps_rollup: Rss, Pss, Private_Clean, Private_Dirty... in kB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if parts[0].endswith(":") and len(parts) >= 2 and parts[1].isdigit():
+            fields[parts[0][:-1]] = int(parts[1])
+    return fields
+
+
 def worker_pids(master_pid: int) -> set[int]:
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):

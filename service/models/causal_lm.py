@@ -245,15 +245,21 @@ class CausalLM(ModelWrapper):
         return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=reply)
 
     def prefix_state(self, ids: list[int]):
-        """Run `ids` once: (their per-layer keys and values, the log-probabilities of what follows)."""
-        import torch
+        """Run `ids` once: (their per-layer keys and values, the log-probabilities of what follows).
+        Every position is kept, whatever window the model's own cache would slide."""
         from transformers import DynamicCache
-        cache = DynamicCache()
+        layers, logits = self._run_prefix(ids, DynamicCache())
+        return layers, logits.log_softmax(-1).cpu().numpy().astype(np.float64)
+
+    def _run_prefix(self, ids: list[int], cache):
+        """One forward over `ids` alone into `cache`: (its keys and values per layer, the float32
+        logits of what follows)."""
+        import torch
         with self.forward(1):
             hidden = self.model.base_model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
                                            **{self._cache_keyword: cache}).last_hidden_state
-            following = self.model.get_output_embeddings()(hidden[0, -1]).float().log_softmax(-1)
-        return [(layer.keys, layer.values) for layer in cache.layers], following.cpu().numpy().astype(np.float64)
+            logits = self.model.get_output_embeddings()(hidden[0, -1]).float()
+        return [(layer.keys, layer.values) for layer in cache.layers], logits
 
     def packed_logprobs(self, state, prefix_len: int, rows: list[list[int]], end_id: int):
         """Rows of tokens packed into one sequence after a prefix (`state` from prefix_state), each row
@@ -327,15 +333,10 @@ class CausalLM(ModelWrapper):
             "reproducible": REPRODUCIBLE}}
 
     def prefill(self, ids: list[int]):
-        """Run a prompt alone: (its keys and values per layer, the float32 logits of what follows)."""
-        import torch
+        """Run a prompt alone, into a cache made as the model's config says (a sliding window
+        included): (its keys and values per layer, the float32 logits of what follows)."""
         from transformers import DynamicCache
-        cache = DynamicCache(config=self.model.config)
-        with self.forward(1):
-            hidden = self.model.base_model(input_ids=torch.tensor([ids], device=self.device), use_cache=True,
-                                           **{self._cache_keyword: cache}).last_hidden_state
-            logits = self.model.get_output_embeddings()(hidden[0, -1]).float()
-        return [(layer.keys, layer.values) for layer in cache.layers], logits
+        return self._run_prefix(ids, DynamicCache(config=self.model.config))
 
     def decode_step(self, batch, sequences: list) -> object:
         """One forward over the last token of every row of `batch` (a DecodeBatch, whose keys, values

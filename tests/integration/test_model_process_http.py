@@ -14,7 +14,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from aiqa_fixtures import Load, request_counts, tiny_server, wait_until, worker_pids
+from aiqa_fixtures import Load, memory_kb, request_counts, tiny_server, wait_until, worker_pids
 
 pytestmark = pytest.mark.slow
 BURST = 16  # requests sent at once, one pair (two texts) each: one full batch of 32 in the model process
@@ -90,11 +90,6 @@ def test_the_master_and_the_workers_stay_free_of_torch_and_one_process_holds_the
     loaded = [s for family in text_string_to_metric_families(requests.get(engine_server.url + "/metrics").text)
               for s in family.samples if s.name == "aiqa_model_loaded"]
     assert {s.labels["model"]: s.value for s in loaded}["tiny-lm"] == 1  # one copy, not one per worker
-
-
-def memory_kb(pid: int) -> dict:
-    return {line.split()[0][:-1]: int(line.split()[1])
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]}
 
 
 def test_workers_share_the_metric_libraries_the_master_imported_before_the_fork(engine_server):
