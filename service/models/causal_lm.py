@@ -16,7 +16,7 @@ import numpy as np
 
 from ..contract import InputError
 from .base import ModelWrapper, calibration_text
-from .generation import GenerationBatcher, Sequence
+from .generation import DecodeBatch, GenerationBatcher, Sequence
 from .span_qa import SpanQA
 
 # Chosen by measurement on SmolLM2-135M-Instruct: 14 of 14 probe sentences right with labels
@@ -27,6 +27,10 @@ CONTENT_FREE_INPUTS = ("N/A", "")
 HEAD_SLICE = 2048
 CALIBRATIONS_KEPT = 256
 # What /v1/models says of the texts of this backend (service/models/generation.py, tested).
+GENERATION_BACKENDS = ("transformers", "llama.cpp", "auto")
+# llama.cpp's default max_tokens_in_flight, split evenly between the rows (each has a cache of its own,
+# allocated up front): 16 rows of 1,024 tokens, 377 MB for SmolLM2-135M.
+LLAMA_TOKENS_IN_FLIGHT = 16384
 REPRODUCIBLE = ("greedy text, and sampled text with a seed, are the same alone or beside other requests, and the "
                 "same as transformers' generate with top_k=0; the logits are not promised to the last bit")
 
@@ -57,8 +61,35 @@ class CausalLM(ModelWrapper):
     capabilities = frozenset({"perplexity", "generate", "zero-shot", "classify", "loglikelihood", "qa"})
     auto_class = "AutoModelForCausalLM"
 
+    @classmethod
+    def load(cls, spec, source, device: str, dtype):
+        """The transformers model, and for `generation_backend` llama.cpp (or auto, on the CPU, with a
+        GGUF source) a llama.cpp context on the source's GGUF file for generation."""
+        lm = super().load(spec, source, device, dtype)
+        backend = spec.options.get("generation_backend", "transformers")
+        if backend == "auto":
+            backend = "llama.cpp" if source.gguf and device == "cpu" else "transformers"
+        if backend == "llama.cpp":
+            import torch
+
+            from .llama_backend import LlamaCppContext
+            if not source.gguf:
+                raise ValueError(f"generation_backend llama.cpp needs a GGUF source; {spec.name!r} has {source.uri!r}")
+            if device != "cpu":
+                raise ValueError(f"generation_backend llama.cpp runs on the CPU; {spec.name!r} is on {device!r} "
+                                 "(use transformers or auto there)")
+            rows = lm.generation_rows_limit
+            tokens = spec.options.get("max_tokens_in_flight", LLAMA_TOKENS_IN_FLIGHT)
+            window = min(lm.max_length, tokens // rows)
+            if window < 16:
+                raise ValueError(f"max_tokens_in_flight {tokens} over {rows} rows leaves each generation of "
+                                 f"{spec.name!r} {window} tokens; give it at least 16 a row")
+            lm.llama = LlamaCppContext(source.gguf, rows=rows, window=window, threads=torch.get_num_threads())
+        return lm
+
     def __init__(self, spec, *, model, tokenizer, **kwargs):
         super().__init__(spec, **kwargs)
+        self.llama = None  # a llama_backend.LlamaCppContext when generation runs on llama.cpp
         self.model = model
         self.tokenizer = tokenizer
         positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 1024)
@@ -71,6 +102,10 @@ class CausalLM(ModelWrapper):
             value = spec.options.get(option)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"option {option} of {self.name!r} must be a positive integer, not {value!r}")
+        backend = spec.options.get("generation_backend", "transformers")
+        if backend not in GENERATION_BACKENDS:
+            raise ValueError(f"option generation_backend of {self.name!r} must be one of "
+                             f"{', '.join(GENERATION_BACKENDS)}, not {backend!r}")
 
     def warmup(self) -> None:
         self.perplexity(["Warm-up text for the model."])
@@ -304,13 +339,19 @@ class CausalLM(ModelWrapper):
 
     # -- generation (service/models/generation.py) ------------------------------------------------
     @property
+    def generation_rows_limit(self) -> int:
+        """The profile's `max_generation_rows`, or twice max_batch_size (a decode step's cost grows
+        slowly with its rows)."""
+        return int(self.spec.options.get("max_generation_rows", 2 * self.max_batch_size))
+
+    @property
     def max_generation_rows(self) -> int:
-        """The most generations running at once: the profile's `max_generation_rows`, or twice
-        max_batch_size (a decode step's cost grows slowly with its rows); 1 with batching off, and for
-        models whose cache keeps a sliding window (its rows could not be padded to one width)."""
-        if not self.batch_settings.merge or not self._full_cache:
+        """The most generations running at once: generation_rows_limit; 1 with batching off, and for
+        transformers models whose cache keeps a sliding window (its rows could not be padded to one
+        width; llama.cpp keeps each row's window itself)."""
+        if not self.batch_settings.merge or (self.llama is None and not self._full_cache):
             return 1
-        return int(self.spec.options.get("max_generation_rows", 2 * self.batch_settings.max_batch_size))
+        return self.generation_rows_limit
 
     @functools.cached_property
     def _full_cache(self) -> bool:
@@ -321,16 +362,37 @@ class CausalLM(ModelWrapper):
     @property
     def max_tokens_in_flight(self) -> int:
         """The most tokens (prompts plus max_new_tokens) of the generations running at once: the
-        profile's `max_tokens_in_flight`, or as many full windows as rows."""
-        return int(self.spec.options.get("max_tokens_in_flight", self.max_generation_rows * self.max_length))
+        profile's `max_tokens_in_flight`, or as many full windows as rows. llama.cpp allocates a
+        cache of max_tokens_in_flight / rows tokens for each row up front (default
+        LLAMA_TOKENS_IN_FLIGHT in all, a window at most a row)."""
+        if self.llama is not None:
+            return self.llama.rows * self.llama.window
+        if "max_tokens_in_flight" in self.spec.options:
+            return int(self.spec.options["max_tokens_in_flight"])
+        return self.max_generation_rows * self.max_length
+
+    @property
+    def generation_window(self) -> int:
+        """The most tokens (prompt plus max_new_tokens) of one generation: the model's window, or on
+        llama.cpp each row's share of max_tokens_in_flight when that is less."""
+        return self.max_length if self.llama is None else self.llama.window
 
     def describe(self) -> dict:
+        from .llama_backend import REPRODUCIBLE as LLAMA_REPRODUCIBLE
         return {**super().describe(), "generation": {
             "batching": "continuous" if self.max_generation_rows > 1 else "off",
             "max_rows": self.max_generation_rows,
             "max_tokens_in_flight": self.max_tokens_in_flight,
-            "backend": "transformers",
-            "reproducible": REPRODUCIBLE}}
+            "window": self.generation_window,
+            "backend": "transformers" if self.llama is None else "llama.cpp",
+            "reproducible": REPRODUCIBLE if self.llama is None else LLAMA_REPRODUCIBLE}}
+
+    def decode_batch(self):
+        """An empty batch of running generations on this model's backend (generation.DecodeBatch)."""
+        if self.llama is not None:
+            from .llama_backend import LlamaDecodeBatch
+            return LlamaDecodeBatch(self.llama)
+        return DecodeBatch(self)
 
     def prefill(self, ids: list[int]):
         """Run a prompt alone, into a cache made as the model's config says (a sliding window
@@ -360,11 +422,12 @@ class CausalLM(ModelWrapper):
             ids = self.encode(self.chat(messages), special_tokens=False)
         else:
             ids = self.encode(prompt)
-        if len(ids) + max_new_tokens > self.max_length:
+        window = self.generation_window
+        if len(ids) + max_new_tokens > window:
             raise InputError(
                 None, "max_new_tokens", f"prompt ({len(ids)} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
-                f"{self.name!r}'s window of {self.max_length} tokens",
-                hint=f"At most {max(0, self.max_length - len(ids))} for this prompt.")
+                f"{self.name!r}'s window of {window} tokens",
+                hint=f"At most {max(0, window - len(ids))} for this prompt.")
         cost = self.admit("generate", max_new_tokens, "max_new_tokens", unit="new token")
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         sequence = Sequence(ids, max_new_tokens, temperature if temperature > 0 else 0.0, top_p, seed,

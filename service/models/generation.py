@@ -80,10 +80,15 @@ class Sequence:
 
 
 class DecodeBatch:
-    """The running rows' keys and values (per layer, [rows, heads, width, head size]), left-padded to
-    one width, and the mask of their real positions ([rows, width])."""
+    """The running rows of a transformers model: their keys and values (per layer, [rows, heads,
+    width, head size]), left-padded to one width, and the mask of their real positions ([rows, width]).
 
-    def __init__(self):
+    What the scheduler asks of a backend's batch (service/models/llama_backend.py has the other):
+    `rows`, `tokens`, `len()`, `join(item)` (prefill, then add: the logits of the row's first new
+    token), `step()` (the logits of every row's next token) and `keep(rows)`."""
+
+    def __init__(self, lm=None):
+        self.lm = lm
         self.rows: list[_Item] = []
         self.layers: list | None = None
         self.mask = None
@@ -95,7 +100,17 @@ class DecodeBatch:
     def tokens(self) -> int:
         return sum(item.payload.tokens for item in self.rows)
 
-    def join(self, item: _Item, layers: list) -> None:
+    def join(self, item: _Item):
+        """Run a row's prompt alone (the prefill) and add it: the float32 logits of what follows."""
+        layers, logits = self.lm.prefill(item.payload.ids)
+        self.add(item, layers)
+        return logits
+
+    def step(self):
+        """One forward over the last token of every row: their next tokens' logits, [rows, vocabulary]."""
+        return self.lm.decode_step(self, [item.payload for item in self.rows])
+
+    def add(self, item: _Item, layers: list) -> None:
         """Add a prefilled row (its keys and values per layer, one row wide, no padding)."""
         import torch
         import torch.nn.functional as F
@@ -136,12 +151,13 @@ class DecodeBatch:
 class GenerationBatcher(Batcher):
     """A Batcher whose loop runs decode steps over the running rows; see the module's docstring.
 
-    `lm` is the causal LM (prefill, decode_step, forward); its payloads are Sequences."""
+    `lm` is the causal LM (decode_batch(), max_generation_rows, max_tokens_in_flight); its payloads
+    are Sequences."""
 
     def __init__(self, lm, settings: BatchSettings):
         super().__init__(lm.name, None, settings, length=lambda sequence: sequence.tokens, is_oom=is_out_of_memory)
         self.lm = lm
-        self.batch = DecodeBatch()
+        self.batch = lm.decode_batch()
 
     def _loop(self) -> None:
         while True:
@@ -161,7 +177,10 @@ class GenerationBatcher(Batcher):
         except Exception as exc:  # in the batch's own bookkeeping: no request is left to its timeout
             waiting = [item for item in [*self.batch.rows, *joining] if not item.request.done.is_set()]
             self._deliver(waiting, self._failure(exc) * len(waiting))
-            self.batch = DecodeBatch()
+            try:
+                self.batch.keep([])
+            except Exception:
+                self.batch = self.lm.decode_batch()
 
     def _joining(self) -> list[_Item]:
         """The queued generations that join now: the oldest first, while the rows and the tokens in
@@ -187,12 +206,15 @@ class GenerationBatcher(Batcher):
             return
         sequence = item.payload
         try:
-            layers, logits = self.lm.prefill(sequence.ids)
-            sequence.choose(logits)
+            logits = self.batch.join(item)
         except Exception as exc:
             self._deliver([item], self._failure(exc))
             return
-        self.batch.join(item, layers)
+        try:
+            sequence.choose(logits)
+        except Exception as exc:
+            self.batch.keep(list(range(len(self.batch) - 1)))
+            self._deliver([item], self._failure(exc))
 
     def _leave(self) -> None:
         """Rows that are done answer; rows whose request timed out are dropped."""
@@ -208,11 +230,10 @@ class GenerationBatcher(Batcher):
 
     def _step(self) -> None:
         rows = self.batch.rows
-        sequences = [item.payload for item in rows]
         try:
-            logits = self.lm.decode_step(self.batch, sequences)
-            for row, sequence in enumerate(sequences):
-                sequence.choose(logits[row])
+            logits = self.batch.step()
+            for row, item in enumerate(rows):
+                item.payload.choose(logits[row])
         except Exception as exc:
             self._deliver(rows, self._failure(exc) * len(rows))
             self.batch.keep([])

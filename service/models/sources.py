@@ -29,6 +29,7 @@ class ResolvedSource:
     path: str          # what from_pretrained takes: a directory or a hub id
     revision: str      # what a caller needs to reproduce a score
     local: bool
+    gguf: str | None = None  # the GGUF file `path` was converted from, for llama.cpp (models/llama_backend.py)
 
 
 def _package_dir(package: str) -> str:
@@ -79,9 +80,10 @@ def resolve(uri: str, cache_dir: str, revision: str | None = None) -> ResolvedSo
         revision = revision or _distribution_version(package)
     else:
         raise SourceError(f"unknown source scheme {scheme!r} in {uri!r}; use package:, dir: or hub:")
+    gguf = None
     if path.endswith(".gguf"):
-        path = convert_gguf(path, cache_dir)
-    return ResolvedSource(uri, path, revision or _dir_revision(path), local=True)
+        gguf, path = path, convert_gguf(path, cache_dir)
+    return ResolvedSource(uri, path, revision or _dir_revision(path), local=True, gguf=gguf)
 
 
 def convert_gguf(gguf_path: str, cache_dir: str) -> str:

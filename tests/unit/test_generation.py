@@ -144,7 +144,7 @@ def test_max_generation_rows_bounds_the_rows_and_models_describe_the_limits(tiny
     assert [r["text"] for r in concurrently(lm, cases)] == [generate(lm, case)["text"] for case in cases]
     assert max(steps.sizes) == 3
     assert lm.describe()["generation"] == {
-        "batching": "continuous", "max_rows": 3, "max_tokens_in_flight": 3 * 64, "backend": "transformers",
+        "batching": "continuous", "max_rows": 3, "max_tokens_in_flight": 3 * 64, "window": 64, "backend": "transformers",
         "reproducible": lm.describe()["generation"]["reproducible"]}
 
 
@@ -189,8 +189,8 @@ def test_decode_batch_pads_on_the_left_and_trims_columns_no_row_needs():
         return type("Item", (), {"payload": Sequence(list(range(n)), 5, 0.0, 1.0, 0, None)})()
 
     batch = DecodeBatch()
-    batch.join(item(3), layers(1, 3, 1.0))
-    batch.join(item(6), layers(1, 6, 2.0))
+    batch.add(item(3), layers(1, 3, 1.0))
+    batch.add(item(6), layers(1, 6, 2.0))
     assert batch.mask.tolist() == [[0, 0, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1]]
     keys = batch.layers[0][0]
     assert keys.shape == (2, 2, 6, 4) and keys[0, :, :3].abs().sum() == 0 and (keys[0, :, 3:] == 1).all()
