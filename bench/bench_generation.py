@@ -7,6 +7,7 @@ interleaved in rounds (one order, then the reverse), so drift in the machine's l
   short     one client, requests of 16 new tokens: latency alone
   loaded    the same 16-token requests while 8 clients keep long generations (4 x --tokens) running
   stream    one request of 64 new tokens (a prompt, greedy): seconds per new token
+            (all of these on the profile's generation backend, or --backend's)
   llama.cpp the same request to llama-cpp-python's OpenAI-compatible server on the same cores,
             serving the GGUF file the default profile converts (when llama_cpp is installed:
             CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
@@ -15,6 +16,7 @@ Printed: each phase's median and min-max over the rounds, and the ratios per rou
 p95 of loaded/short, stream/llama.cpp) as median and min-max.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_generation.py [--rounds 3] [--tokens 32] [--requests 3]
+        [--backend transformers|llama.cpp]
 """
 import argparse
 import importlib.util
@@ -141,6 +143,18 @@ def llama_cpp_server(tmp: Path):
     raise RuntimeError(f"llama.cpp server did not start: see {tmp / 'llama.log'}")
 
 
+def with_backend(profile: str, backend: str, path: Path) -> str:
+    """A copy of `profile` (a file, or a shipped profile's name) whose smollm2 generates on `backend`."""
+    import yaml
+    source = Path(profile) if Path(profile).is_file() else ROOT / "service" / "profiles" / f"{profile}.yaml"
+    data = yaml.safe_load(source.read_text())
+    for model in data["models"]:
+        if model["name"] == "smollm2":
+            model.setdefault("options", {})["generation_backend"] = backend
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -157,9 +171,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3, help="requests per client per round")
     parser.add_argument("--probes", type=int, default=10, help="16-token requests per latency phase")
     parser.add_argument("--profile", default="default")
+    parser.add_argument("--backend", choices=["transformers", "llama.cpp"],
+                        help="smollm2's generation_backend (default: the profile's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = LiveServer(Path(tmp), env={**profile_env(args.profile), "AIQA_LOAD_IN_BACKGROUND": "false"})
+        profile = args.profile
+        if args.backend:
+            profile = with_backend(args.profile, args.backend, Path(tmp) / "profile.yaml")
+        server = LiveServer(Path(tmp), env={**profile_env(profile), "AIQA_LOAD_IN_BACKGROUND": "false"})
         server.start(timeout=300)
         url = server.url + "/v1/generate"
         llama_installed = importlib.util.find_spec("llama_cpp") is not None
@@ -185,7 +204,7 @@ def main() -> None:
         finally:
             server.stop()
     print(f"\n{args.rounds} rounds, default profile (SmolLM2-135M-Instruct), one worker, {os.cpu_count()} cores; "
-          f"generation {generation['batching']}, at most {generation['max_rows']} rows")
+          f"generation on {generation['backend']}, {generation['batching']}, at most {generation['max_rows']} rows")
     print(f"one client, {args.tokens} new tokens a request: {spread(results['one'])} new tokens/s")
     print(f"8 clients at once:                 {spread(results['eight'])} new tokens/s")
     print(f"a 16-token request alone: p50 {spread([statistics.median(r) for r in results['short']], ' s')}, "
