@@ -20,6 +20,7 @@ p95 of loaded/short, stream/llama.cpp) as median and min-max.
 """
 import argparse
 import importlib.util
+import itertools
 import os
 import statistics
 import sys
@@ -42,11 +43,16 @@ PROMPTS = ["Write a story about a fox.", "Explain why the sky is blue.", "List s
            "Describe a rainy day in the city.", "What makes a good teacher?", "Tell me about the ocean.",
            "How do trees grow?", "Write a letter to a friend."]
 
+REQUEST_NUMBERS = itertools.count()  # every request of the run a text of its own
+
 
 def ask(session, url: str, i: int, tokens: int) -> tuple[float, int]:
     """(seconds, new tokens) of one greedy request."""
     started = time.perf_counter()
-    answer = session.post(url, json={"messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+    # Each request's own text after the chat template's system prompt: what a backend that keeps
+    # prompts (llama.cpp's slots) may reuse is that system prompt, never a whole repeated prompt.
+    content = f"Request {next(REQUEST_NUMBERS)}: {PROMPTS[i % len(PROMPTS)]}"
+    answer = session.post(url, json={"messages": [{"role": "user", "content": content}],
                                      "max_new_tokens": tokens}, timeout=600)
     answer.raise_for_status()
     return time.perf_counter() - started, answer.json()["completion_tokens"]

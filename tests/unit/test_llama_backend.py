@@ -60,13 +60,47 @@ def test_rows_that_join_and_leave_at_different_steps_give_the_texts_each_gives_a
     assert [r["completion_tokens"] for r in alone] == [8 + 5 * i for i in range(8)]  # none stopped early
 
 
+def test_a_prompt_that_begins_as_one_decoded_before_decodes_only_the_rest_to_the_same_text(lm, monkeypatch):
+    from service.models import llama_backend
+    decoded = []
+    real = lm.llama.decode
+
+    def spy(entries):
+        decoded.append(len(entries))
+        return real(entries)
+
+    monkeypatch.setattr(lm.llama, "decode", spy)
+    first = {"messages": [{"role": "user", "content": "Tell me about foxes and their dens."}], "max_new_tokens": 6}
+    second = {"messages": [{"role": "user", "content": "Tell me about owls and their nests."}], "max_new_tokens": 12,
+              "temperature": 0.7, "seed": 5}
+    ids = lm.encode(lm.chat(second["messages"]), special_tokens=False)
+    lm.generate(**first)
+    decoded.clear()
+    reused = lm.generate(**second)
+    assert decoded[0] < len(ids) - 20  # the chat template's system prompt and "Tell me about" were held
+    monkeypatch.setattr(llama_backend, "shared_prefix", lambda held, prompt: 0)
+    decoded.clear()
+    whole = lm.generate(**second)
+    assert decoded[0] == len(ids)
+    assert reused == whole
+
+
 @pytest.mark.parametrize("text", ["Hello world", "<|im_start|>user\nHi there<|im_end|>\n",
                                   "Ünïcödé, emoji 🦊 and  two  spaces\ttab", "  leading and trailing  "])
 def test_the_service_feeds_llama_cpp_the_files_own_token_ids(lm, text):
     assert lm.encode(text, special_tokens=False) == lm.llama.tokenize(text)
 
 
-def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm):
+@pytest.fixture(scope="module")
+def own_context(lm):
+    """A context of its own on the default model's GGUF file: the serving one's slots hold prompts."""
+    import torch
+
+    from service.models.llama_backend import LlamaCppContext
+    return LlamaCppContext(lm.llama.path, rows=1, window=256, threads=torch.get_num_threads())
+
+
+def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm, own_context):
     """The transformers backend's greedy text, read by llama.cpp: at nearly every step llama.cpp's
     own choice is the same token, and where it is not, the transformers token is within 0.25 nats
     of llama.cpp's choice (measured: 277 of 289 steps the same, the widest gap 0.12 nats)."""
@@ -77,8 +111,8 @@ def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm)
         with torch.inference_mode():
             out = lm.model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
                                     max_new_tokens=32, do_sample=False, pad_token_id=lm.pad_id)[0, len(ids):].tolist()
-        logits = lm.llama.decode([(t, i, 0, i >= len(ids) - 1) for i, t in enumerate(ids + out[:-1])])
-        lm.llama.forget(0)
+        logits = own_context.decode([(t, i, 0, i >= len(ids) - 1) for i, t in enumerate(ids + out[:-1])])
+        own_context.forget(0)
         logprobs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
         gaps = logprobs.max(axis=1) - logprobs[np.arange(len(out)), out]
         assert gaps.max() <= 0.25, (prompt, gaps.max())
@@ -124,3 +158,30 @@ def test_max_tokens_in_flight_is_shared_evenly_between_the_rows(tmp_path):
     registry = make_app(tmp_path, source, {"generation_backend": "llama.cpp", "max_generation_rows": 4,
                                            "max_tokens_in_flight": 40}).extensions["aiqa.registry"]
     assert "leaves each generation of 'lm' 10 tokens" in registry.slots["lm"].error
+
+
+def test_a_prefix_held_by_another_slot_is_copied_into_the_lowest_free_one_to_the_same_logits(lm):
+    import torch
+
+    from service.models.generation import Sequence
+    from service.models.llama_backend import LlamaCppContext, LlamaDecodeBatch
+
+    def item(prompt):
+        ids = lm.encode(lm.chat([{"role": "user", "content": prompt}]), special_tokens=False)
+        return type("Item", (), {"payload": Sequence(ids, 4, 0.0, 1.0, 0, None)})()
+
+    context = LlamaCppContext(lm.llama.path, rows=3, window=128, threads=torch.get_num_threads())
+    batch = LlamaDecodeBatch(context)
+    first, second, third = item("Name a fruit."), item("Tell me about owls and their nests."), \
+        item("Tell me about owls and their eggs.")
+    for row in (first, second):
+        row.payload.choose(batch.join(row))
+    assert batch.slots == [0, 1]
+    batch.keep([])  # slot 0 holds the first prompt, slot 1 the second
+    copies = []
+    real_copy = context.copy
+    context.copy = lambda source, target: (copies.append((source, target)), real_copy(source, target))
+    logits = batch.join(third)
+    assert batch.slots == [0] and copies == [(1, 0)]
+    whole = LlamaDecodeBatch(LlamaCppContext(lm.llama.path, rows=1, window=128, threads=torch.get_num_threads()))
+    assert torch.equal(logits, whole.join(item("Tell me about owls and their eggs.")))
