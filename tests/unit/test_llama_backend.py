@@ -61,12 +61,14 @@ def test_rows_that_join_and_leave_at_different_steps_give_the_texts_each_gives_a
 
 
 def test_a_prompt_that_begins_as_one_decoded_before_decodes_only_the_rest_to_the_same_text(lm, monkeypatch):
+    from service.compute import COMPUTE
     from service.models import llama_backend
-    decoded = []
+    decoded, threads = [], set()
     real = lm.llama.decode
 
     def spy(entries):
         decoded.append(len(entries))
+        threads.add(threading.current_thread().name)
         return real(entries)
 
     monkeypatch.setattr(lm.llama, "decode", spy)
@@ -83,6 +85,7 @@ def test_a_prompt_that_begins_as_one_decoded_before_decodes_only_the_rest_to_the
     whole = lm.generate(**second)
     assert decoded[0] == len(ids)
     assert reused == whole
+    assert threads == {COMPUTE.name}  # llama.cpp's calls too run on the one compute thread
 
 
 @pytest.mark.parametrize("text", ["Hello world", "<|im_start|>user\nHi there<|im_end|>\n",
