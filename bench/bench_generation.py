@@ -9,9 +9,8 @@ interleaved in rounds (one order, then the reverse), so drift in the machine's l
   stream    one request of 64 new tokens (a prompt, greedy): seconds per new token
             (all of these on the profile's generation backend, or --backend's)
   llama.cpp the same request to llama-cpp-python's OpenAI-compatible server on the same cores,
-            serving the GGUF file the default profile converts (when llama_cpp is installed:
-            CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-            pip install -e '.[llama-cpp]', a build of about 4 minutes)
+            serving the GGUF file the default profile converts (when its server is installed:
+            `make install` builds llama-cpp-python, `pip install -e '.[llama-cpp]'` adds the server)
 Printed: each phase's median and min-max over the rounds, and the ratios per round (eight/one, the
 p95 of loaded/short, stream/llama.cpp) as median and min-max.
 
@@ -187,7 +186,7 @@ def main() -> None:
         server = LiveServer(Path(tmp), env={**profile_env(profile), "AIQA_LOAD_IN_BACKGROUND": "false"})
         server.start(timeout=300)
         url = server.url + "/v1/generate"
-        llama_installed = importlib.util.find_spec("llama_cpp") is not None
+        llama_installed = all(importlib.util.find_spec(name) is not None for name in ("llama_cpp", "starlette_context"))
         try:
             generation = next(m for m in requests.get(server.url + "/v1/models", timeout=10).json()["models"]
                               if m["name"] == "smollm2")["generation"]
@@ -223,7 +222,7 @@ def main() -> None:
         print(f"llama-cpp-python's server, same GGUF model and cores: "
               f"{spread([1000 * x for x in results['llama.cpp']], ' ms')} a token")
     else:
-        print("llama-cpp-python is not installed: no llama.cpp phase (pip install -e '.[llama-cpp]')")
+        print("llama-cpp-python's server is not installed: no llama.cpp phase (pip install -e '.[llama-cpp]')")
     print("\nratios per round, median (min-max):")
     print(f"  aggregate new tokens/s, 8 clients / 1 client: "
           f"{spread([e / o for e, o in zip(results['eight'], results['one'])])}  (goal >= 4)")
