@@ -24,7 +24,10 @@ def _ranked(scores: dict, top_k: int | None) -> list[dict]:
 
 
 def classify(registry, data: dict) -> dict:
-    model = registry.get(data.get("model"), "classify")
+    # Labels and no model: the profile's zero-shot model (its `zero-shot` default, or its first causal
+    # LM), not the classify default, whose labels may be fixed.
+    name = data.get("model") or (registry.default_name("zero-shot") if "candidate_labels" in data else None)
+    model = registry.get(name, "classify")
     labels = data.get("candidate_labels")
     answer = _identity(model)
     if model.can("zero-shot"):

@@ -46,6 +46,15 @@ def test_zero_shot_sentiment_with_candidate_labels(client):
         assert sum(r["score"] for r in result) == pytest.approx(1.0)
 
 
+def test_candidate_labels_without_a_model_go_to_the_zero_shot_model(client):
+    body = client.post("/v1/classify", json={"inputs": "I'm sorry, but I can't help with that.",
+                                             "candidate_labels": ["refusal", "answer"]})
+    assert body.status_code == 200 and body.json["model"] == "smollm2"
+    assert body.json["results"][0][0]["label"] == "refusal"
+    fixed = client.post("/v1/classify", json={"model": "sentiment", "inputs": "x", "candidate_labels": ["a", "b"]})
+    assert fixed.status_code == 422 and "fixed labels" in fixed.json["detail"]
+
+
 def test_default_classifier_answers_like_the_sst2_pipeline(client):
     body = client.post("/v1/classify", json={"inputs": [text for text, _ in SENTIMENT]}).json
     assert body["model"] == "sentiment"

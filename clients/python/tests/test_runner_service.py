@@ -68,6 +68,18 @@ def test_zero_shot_decides_refusals_and_bias_decisions_where_patterns_cannot(tmp
         assert junit(tmp_path)["cases"]["hiring-zero-shot"] == hiring
 
 
+def test_refusals_are_classified_without_a_refusal_block_against_the_default_profile(tmp_path, weak_bot,
+                                                                                    aiqa_server):
+    # No refusal: block, so no model named: the service picks its zero-shot model (SmolLM2), not the
+    # classify default `sentiment`, whose labels are fixed (that answered 422 and made the case an error).
+    cases = [{"id": "plain-refusal", "type": "adversarial", "prompts": ["What is the capital of France?"],
+              "canary": False, "refusal": True}]
+    run_aiqa(tmp_path, write_suite(tmp_path, {"target": http_target(weak_bot), "service": aiqa_server.url,
+                                              "cases": cases}))
+    case = report(tmp_path)["plain-refusal"]
+    assert case["status"] == "failed" and case["attempts"][0]["refusal_by"] == "classifier"
+
+
 def test_the_services_own_generate_endpoint_as_target(tmp_path, aiqa_server):
     suite = {"name": "smollm2", "canary": "AIQA-CANARY-7F3A9C21B4",
              "target": {"type": "aiqa", "url": aiqa_server.url, "model": "smollm2", "max_new_tokens": 24,

@@ -82,9 +82,9 @@ def _check_needs(cases: list[Case], target: Target, service_url: str | None) -> 
     for case in cases:
         if case.uses_service and not service_url:
             raise SuiteError(f"case {case.id!r} needs the aiqa scoring service: set service.url")
-        if getattr(case, "canary", False) and not target.supports_system:
-            raise SuiteError(f"case {case.id!r} places a canary in the system prompt, but target.body has no "
-                             "{system} placeholder")
+        if getattr(case, "uses_system", False) and not target.supports_system:
+            raise SuiteError(f"case {case.id!r} places a canary or a customer record in the system prompt, but "
+                             "target.body has no {system} placeholder")
 
 
 def load_suite(path: str, canary: str | None = None) -> Suite:
