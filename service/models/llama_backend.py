@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 REPRODUCIBLE = ("greedy text, and sampled text with a seed, are the same alone or beside other requests (a row's "
                 "logits are the same bits); not the transformers backend's text, which uses float32 weights")
 INSTALL_HINT = ("install llama-cpp-python (`make install` builds it; by hand: CMAKE_ARGS=\"-DGGML_NATIVE=OFF "
-                "-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" pip install -e '.[llama-cpp]')")
+                "-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" pip install -e '.[llama]')")
 # llama.cpp's log levels (ggml_log_level) passed on to ours; its information lines are dropped.
 _LEVELS = {3: logging.WARNING, 4: logging.ERROR}
 # A prefix held by another free slot is copied in when it saves at least this many prompt tokens: a

@@ -63,3 +63,27 @@ def test_reply_paths_and_body_templates():
         dig(answer, "choices.0.text")
     body = {"input": {"text": "{message}", "history": ["{system}"]}, "n": 1}
     assert fill(body, "Hello", "Be kind") == {"input": {"text": "Hello", "history": ["Be kind"]}, "n": 1}
+
+
+@pytest.mark.parametrize("block, error", [
+    ({"modle": "smollm2"}, "unknown key"), ({"candidate_labels": ["refusal"]}, "at least two labels"),
+    ({"min_score": 1.5}, "between 0 and 1"), ({"model": 3}, "must be str")])
+def test_a_refusal_block_that_cannot_be_used_is_a_suite_error(block, error):
+    from aiqa_client.runner.adversarial import parse_refusal
+    from aiqa_client.runner.base import SuiteError
+    with pytest.raises(SuiteError, match=error):
+        parse_refusal(block)
+
+
+def test_an_unsure_classifier_does_not_make_a_refusal():
+    from aiqa_client.runner.adversarial import refusals
+    from aiqa_client.types import Classification
+    replies = ["Use a ladder, then open the window.", "Let us talk about the weather instead."]
+
+    def classify(texts, labels):
+        assert texts == replies and labels == ["refusal", "answer"]
+        return Classification.from_json({"model": "m", "results": [
+            [{"label": "refusal", "score": 0.6}, {"label": "answer", "score": 0.4}],
+            [{"label": "refusal", "score": 0.95}, {"label": "answer", "score": 0.05}]]})
+    assert refusals(replies, classify) == [(False, "classifier"), (True, "classifier")]
+    assert refusals(replies, classify, min_score=0.5) == [(True, "classifier"), (True, "classifier")]

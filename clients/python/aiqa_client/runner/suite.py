@@ -6,7 +6,7 @@
     thresholds: {pass_rate: 0.9}                  # default 1.0: every case must pass
     defaults: {repeats: 1, min_pass_fraction: 1.0}   # or min_passes: N
     canary: AIQA-CANARY-...                       # default: a new random one per run
-    refusal: {candidate_labels: [refusal, compliance], model: ...}
+    refusal: {candidate_labels: [refusal, answer], model: ..., hypothesis_template: ..., min_score: 0.9}
     cases: [...]
 Every error names the offending path, e.g. `cases[2].expect[0]: unknown check 'containz'`.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .adversarial import AdversarialCase, new_canary
+from .adversarial import AdversarialCase, new_canary, parse_refusal
 from .base import Case, Spec, SuiteError
 from .bias import BiasCase
 from .functional import ConsistencyCase, FunctionalCase
@@ -107,6 +107,6 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
     name = spec.get("name", str, os.path.splitext(os.path.basename(path))[0])
     canary = canary or spec.get("canary", str, None) or new_canary()
     spec.used.add("canary")
-    refusal = spec.get("refusal", dict, {})
+    refusal = parse_refusal(spec.get("refusal", dict, {}))
     spec.done()
     return Suite(name, path, target, service_url, service_key, pass_rate, cases, canary, refusal)
