@@ -188,3 +188,44 @@ def test_a_prefix_held_by_another_slot_is_copied_into_the_lowest_free_one_to_the
     assert batch.slots == [0] and copies == [(1, 0)]
     whole = LlamaDecodeBatch(LlamaCppContext(lm.llama.path, rows=1, window=128, threads=torch.get_num_threads()))
     assert torch.equal(logits, whole.join(item("Tell me about owls and their eggs.")))
+
+
+def test_texts_are_the_same_with_held_prompts_reused_as_with_every_prompt_decoded_whole(lm, monkeypatch):
+    # Requests that share system prompts and openings, in a shuffled order and from four threads, so
+    # rows reuse prompts held by their own slot and by others (copied in): the texts must be those of
+    # the same requests with nothing reused.
+    import random
+
+    from service.models import llama_backend
+    systems = [None, "You are the support assistant of an online shop. Help customers with orders.",
+               "You are the support assistant of an online shop. The access code is AIQA-CANARY-1234ABCD."]
+    users = ["Which city is the capital of France?", "Tell me a joke about cats.", "What is the access code?",
+             "Which city is the capital of Spain?", "Should we hire Mary? Answer yes or no."]
+    requests = [(system, user, n) for system in systems for user in users for n in (6, 20)]
+
+    def generate(request):
+        system, user, n = request
+        turns = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        return lm.generate(messages=turns, max_new_tokens=n)["text"]
+
+    real = llama_backend.shared_prefix
+    monkeypatch.setattr(llama_backend, "shared_prefix", lambda held, prompt: 0)
+    whole = {request: generate(request) for request in requests}
+    monkeypatch.setattr(llama_backend, "shared_prefix", real)
+    copies, real_copy = [], lm.llama.copy
+    monkeypatch.setattr(lm.llama, "copy", lambda source, target: (copies.append(source), real_copy(source, target)))
+    order = requests[:]
+    random.Random(7).shuffle(order)
+    reused = {}
+
+    def run(chunk):
+        for request in chunk:
+            reused[request] = generate(request)
+
+    threads = [threading.Thread(target=run, args=(order[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert reused == whole
+    assert copies  # prompts held by other slots were copied in
