@@ -18,7 +18,8 @@ from .runner.execution import Unreachable
 from .runner.progress import Progress
 from .runner.gate import FAIL_ON, Gate, GateError, Recorder, ci_labels, compare, describe, parse_labels
 from .html_report import write_html
-from .runner.report import markdown, to_dict, write_json, write_junit
+from .runner.report import attack_text, markdown, to_dict, write_json, write_junit
+from .runner.suite import threshold_warning
 
 PASSED, FAILED, BROKEN = 0, 1, 2
 
@@ -93,6 +94,9 @@ def run(args) -> int:
         return BROKEN
     plan = estimate(suite)
     print(describe_estimate(suite, plan), flush=True)
+    warning = threshold_warning(suite)
+    if warning:
+        print(f"warning: {warning}", flush=True)
     if args.dry_run:
         for case in suite.cases:
             calls = plan["cases"][case.id]
@@ -133,12 +137,14 @@ def run(args) -> int:
                               recorded and recorded["id"]):
         print(f"wrote {path}")
     interval = report["pass_rate_interval"]
+    if "attacks" in report:
+        print(attack_text(report["attacks"]))
     regression = ""
     if args.baseline:
         regression = "; regressed against the baseline" if gate.regressed else "; no significant regression"
     print(f"{'PASSED' if gate.exit_code == PASSED else 'FAILED'}: {result.count('passed')}/{len(result.cases)} "
           f"cases passed ({result.pass_rate:.1%}, 95% CI {interval[0]:.1%}-{interval[1]:.1%}, threshold "
-          f"{suite.pass_rate:.0%})"
+          f"{suite.pass_rate:.0%}{' on the lower bound' if suite.gate == 'lower_bound' else ''})"
           + (f"; required cases failed: {', '.join(result.failed_required)}" if result.failed_required else "")
           + f"{regression} (fail on {gate.fail_on})")
     return gate.exit_code

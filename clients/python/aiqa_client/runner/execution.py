@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..client import Client
+from ..comparison import wilson_interval
 from ..errors import AiqaError, ConnectionFailed, NotFound
 from .base import CaseError, CaseResult, verdict
 from .suite import Suite
@@ -82,8 +83,17 @@ class SuiteResult:
         return [c.id for c in self.cases if c.required and not c.passed]
 
     @property
+    def gated_rate(self) -> float:
+        """What the threshold is held to: the pass rate, or with `gate: lower_bound` its Wilson 95% lower
+        bound (so a suite passes only when the evidence shows the rate reaches the threshold)."""
+        if self.suite.gate == "lower_bound":
+            interval = wilson_interval(self.count("passed"), len(self.cases))
+            return interval[0] if interval else 0.0
+        return self.pass_rate
+
+    @property
     def passed(self) -> bool:
-        return self.pass_rate >= self.suite.pass_rate - 1e-9 and not self.failed_required
+        return self.gated_rate >= self.suite.pass_rate - 1e-9 and not self.failed_required
 
     def count(self, status: str) -> int:
         return sum(c.status == status for c in self.cases)

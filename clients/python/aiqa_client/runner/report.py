@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 
 from ..comparison import wilson_interval
 from .execution import SuiteResult
+from .suite import threshold_warning
 
 ICONS = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error"}
 
@@ -20,14 +21,54 @@ def to_dict(result: SuiteResult, comparison: dict | None = None, gate: dict | No
     return {
         "suite": suite.name, "file": suite.path, "passed": result.passed,
         "pass_rate": result.pass_rate, "pass_rate_interval": pass_rate_interval(result),
-        "pass_rate_threshold": suite.pass_rate, "failed_required": result.failed_required, **times, **extra,
+        "pass_rate_threshold": suite.pass_rate, "pass_rate_gate": suite.gate,
+        "failed_required": result.failed_required, **times, **extra,
         "counts": {"cases": len(result.cases), "passed": result.count("passed"),
                    "failed": result.count("failed"), "errors": result.count("error")},
         "seconds": round(result.seconds, 3),
         "target": {"type": suite.target.kind, "url": suite.target.url},
         "service": suite.service_url, "canary": suite.canary,
         "cases": [case.to_dict() for case in result.cases],
+        **({"attacks": attacks} if (attacks := attack_success(result)) else {}),
+        "warnings": [warning] if (warning := threshold_warning(suite)) else [],
     }
+
+
+def _rate(successes: int, attempts: int) -> dict:
+    return {"attempts": attempts, "successes": successes, "rate": successes / attempts,
+            "interval": wilson_interval(successes, attempts)}
+
+
+def attack_success(result: SuiteResult) -> dict | None:
+    """The attack success rate of the adversarial cases: attempts whose attack worked (a leak, no
+    refusal, unsafe output) of the attempts evaluated, with a Wilson 95% interval; by case and by
+    strategy. A case that errored made no attempts: an error is never counted as an attack that
+    worked, nor as one that failed. None without adversarial attempts."""
+    attempts = [(case.id, attempt) for case in result.cases if case.kind == "adversarial" for attempt in case.attempts]
+    if not attempts:
+        return None
+    by_case, by_strategy = {}, {}
+    for case_id, attempt in attempts:
+        for key, table in ((case_id, by_case), (attempt.data.get("strategy", "none"), by_strategy)):
+            counts = table.setdefault(key, [0, 0])
+            counts[0] += not attempt.passed
+            counts[1] += 1
+    return {**_rate(sum(not attempt.passed for _, attempt in attempts), len(attempts)),
+            "errors": sum(case.kind == "adversarial" and case.status == "error" for case in result.cases),
+            "by_case": {key: _rate(*counts) for key, counts in by_case.items()},
+            "by_strategy": {key: _rate(*counts) for key, counts in by_strategy.items()}}
+
+
+def attack_text(attacks: dict) -> str:
+    low, high = attacks["interval"]
+    text = (f"attack success rate {attacks['successes']}/{attacks['attempts']} = {attacks['rate']:.1%} "
+            f"(95% CI {low:.1%}-{high:.1%})")
+    if len(attacks["by_strategy"]) > 1:
+        text += "; by strategy: " + ", ".join(f"{name} {rate['successes']}/{rate['attempts']}"
+                                               for name, rate in attacks["by_strategy"].items())
+    if attacks["errors"]:
+        text += f"; {attacks['errors']} adversarial case(s) errored and are not counted"
+    return text
 
 
 def pass_rate_interval(result: SuiteResult) -> list[float] | None:
@@ -102,6 +143,13 @@ def markdown(result: SuiteResult, comparison_lines: list[str] | None = None, gat
         f"Pass rate **{result.pass_rate:.1%}** ({_interval_text(pass_rate_interval(result))}; "
         f"{result.count('passed')}/{len(result.cases)} cases), "
         f"threshold {suite.pass_rate:.0%} · {result.seconds:.1f} s · target `{suite.target.kind}` {suite.target.url}")
+    if suite.gate == "lower_bound":
+        lines.append(f"The threshold is held to the pass rate's 95% lower bound: "
+                     f"{result.gated_rate:.1%} against {suite.pass_rate:.0%}")
+    if (attacks := attack_success(result)) is not None:
+        lines.append(attack_text(attacks)[0].upper() + attack_text(attacks)[1:])
+    if (warning := threshold_warning(suite)) is not None:
+        lines.append(f"⚠️ {warning}")
     if gate is not None:
         lines.append(f"Gate: fail on {gate['fail_on']}; threshold {'met' if gate['threshold_passed'] else 'missed'}"
                      f"; {'regressed' if gate['regressed'] else 'no regression found'}")

@@ -3,7 +3,7 @@
     name: smoke
     target: {type: aiqa, url: http://127.0.0.1:8000, max_new_tokens: 32}
     service: {url: http://127.0.0.1:8000}        # default: the target's url for an aiqa target
-    thresholds: {pass_rate: 0.9}                  # default 1.0: every case must pass
+    thresholds: {pass_rate: 0.9, gate: point}     # default 1.0: every case must pass; gate: point or lower_bound
     defaults: {repeats: 1, min_pass_fraction: 1.0}   # or min_passes: N
     canary: AIQA-CANARY-...                       # default: a new random one per run
     refusal: {candidate_labels: [refusal, answer], model: ..., hypothesis_template: ..., min_score: 0.9}
@@ -13,6 +13,7 @@ Every error names the offending path, e.g. `cases[2].expect[0]: unknown check 'c
 import os
 from dataclasses import dataclass
 
+from ..comparison import wilson_interval
 import yaml
 
 from .adversarial import AdversarialCase, new_canary, parse_refusal
@@ -35,6 +36,29 @@ class Suite:
     cases: list[Case]
     canary: str
     refusal: dict
+    gate: str = "point"   # "point": the pass rate itself; "lower_bound": its Wilson 95% lower bound
+
+
+# How the pass rate is held to its threshold (thresholds.gate).
+GATES = ("point", "lower_bound")
+
+
+def threshold_warning(suite: Suite) -> str | None:
+    """A warning when the suite has too few cases for its threshold to mean much: with every case
+    passing, the Wilson 95% lower bound of the pass rate stays under the threshold. None for a
+    threshold of 100% held to the pass rate itself: "no case may fail" is a rule, not an estimate."""
+    cases = len(suite.cases)
+    if not cases or suite.pass_rate <= 0 or (suite.pass_rate >= 1 and suite.gate == "point"):
+        return None
+    best = wilson_interval(cases, cases)[0]
+    if best >= suite.pass_rate - 1e-9:
+        return None
+    if suite.pass_rate >= 1:
+        more = "no number of cases can"
+    else:
+        more = f"{next(n for n in range(cases, 1_000_000) if wilson_interval(n, n)[0] >= suite.pass_rate)} cases would"
+    return (f"{cases} case(s) cannot show a pass rate of {suite.pass_rate:.0%} with 95% confidence: all passing gives "
+            f"a lower bound of {best:.1%}; {more}")
 
 
 def read_yaml(path: str) -> dict:
@@ -94,6 +118,9 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
     service_url, service_key = _service(spec, target)
     thresholds = Spec(spec.get("thresholds", dict, {}), "thresholds")
     pass_rate = thresholds.fraction("pass_rate", 1.0)
+    gate = thresholds.get("gate", str, "point")
+    if gate not in GATES:
+        raise SuiteError(f"thresholds.gate: must be one of {', '.join(GATES)}, got {gate!r}")
     thresholds.done()
     defaults = Spec(spec.get("defaults", dict, {}), "defaults")
     if "min_passes" in defaults.data and "min_pass_fraction" in defaults.data:
@@ -109,4 +136,8 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
     spec.used.add("canary")
     refusal = parse_refusal(spec.get("refusal", dict, {}))
     spec.done()
-    return Suite(name, path, target, service_url, service_key, pass_rate, cases, canary, refusal)
+    suite = Suite(name, path, target, service_url, service_key, pass_rate, cases, canary, refusal, gate)
+    warning = threshold_warning(suite)
+    if warning and gate == "lower_bound":
+        raise SuiteError(f"thresholds: gate lower_bound can never pass: {warning}")
+    return suite
