@@ -19,6 +19,7 @@ from .runner.progress import Progress
 from .runner.gate import FAIL_ON, Gate, GateError, Recorder, ci_labels, compare, describe, parse_labels
 from .html_report import write_html
 from .runner.report import attack_text, markdown, to_dict, write_json, write_junit
+from .runner.cache import DEFAULT_TTL_S, ReplyCache, default_dir
 from .runner.suite import threshold_warning
 
 PASSED, FAILED, BROKEN = 0, 1, 2
@@ -39,6 +40,14 @@ def parser() -> argparse.ArgumentParser:
                                     "first; opens with no network (default: REPORT_DIR/report.html)")
     run.add_argument("--canary", help="the canary secret (default: the suite's, else a new random one)")
     run.add_argument("--quiet", action="store_true", help="no live progress")
+    cache = run.add_argument_group("a cache of the target's replies (README: aiqa run)")
+    cache.add_argument("--cache", action="store_true",
+                       help="answer a request the target answered before (same target, message, system prompt "
+                            "and repeat index) from the cache, and keep new replies there; off by default")
+    cache.add_argument("--no-cache", action="store_true", help="call the target for every request (the default)")
+    cache.add_argument("--cache-dir", help="where replies are kept (implies --cache; default ~/.cache/aiqa/replies)")
+    cache.add_argument("--cache-ttl", type=float, default=DEFAULT_TTL_S, metavar="SECONDS",
+                       help="replies older than this are asked again (default 7 days)")
     record = run.add_argument_group("recording and comparing (README: aiqa run)")
     record.add_argument("--record", action="store_true",
                         help="record the run on the suite's service (POST /v1/runs), with GitHub's sha, branch "
@@ -109,8 +118,14 @@ def run(args) -> int:
         print(f"aiqa: {exc}", file=sys.stderr)
         return BROKEN
     progress = Progress(plan["target_calls"], plan["seconds_per_target_call"], len(suite.cases), quiet=args.quiet)
+    cache = None
+    if args.cache_ttl < 0:
+        print("aiqa: --cache-ttl must be 0 or more seconds", file=sys.stderr)
+        return BROKEN
+    if (args.cache or args.cache_dir) and not args.no_cache:
+        cache = ReplyCache(args.cache_dir or default_dir(), args.cache_ttl, suite.target)
     try:
-        result = run_suite(suite, progress)
+        result = run_suite(suite, progress, cache)
     except Unreachable as exc:
         print(f"aiqa: {exc}", file=sys.stderr)
         return BROKEN
@@ -137,6 +152,8 @@ def run(args) -> int:
                               recorded and recorded["id"]):
         print(f"wrote {path}")
     interval = report["pass_rate_interval"]
+    if cache is not None:
+        print(f"target replies: {cache.hits} from the cache, {cache.misses} called ({cache.directory})")
     if "attacks" in report:
         print(attack_text(report["attacks"]))
     regression = ""

@@ -28,15 +28,23 @@ Unreachable = (TargetUnreachable, ServiceUnreachable)
 class Context:
     """What a case runs against: the target, the scoring service, the canary; counts the calls."""
 
-    def __init__(self, suite: Suite, on_call=None):
+    def __init__(self, suite: Suite, on_call=None, cache=None):
         self.suite, self.target, self.canary, self.refusal = suite, suite.target, suite.canary, suite.refusal
+        self.cache = cache  # a runner.cache.ReplyCache, or None
         self.service = Client(suite.service_url, api_key=suite.service_api_key, timeout=120) if suite.service_url else None
         self.on_call = on_call or (lambda seconds: None)
 
     def reply(self, message: str, system: str | None = None) -> str:
+        system = self.target.system if system is None else system
+        key = self.cache.key(message, system) if self.cache else None
+        if key and (kept := self.cache.get(key)) is not None:
+            self.on_call(0.0)
+            return kept
         started = time.perf_counter()
-        text = self.target.reply(message, self.target.system if system is None else system)
+        text = self.target.reply(message, system)
         self.on_call(time.perf_counter() - started)
+        if key:
+            self.cache.put(key, text)  # only a reply: a failed call raised before this
         return text
 
     def scoring(self, what: str, call):
@@ -110,9 +118,10 @@ def run_case(case, ctx: Context) -> CaseResult:
                       time.perf_counter() - started, message)
 
 
-def run_suite(suite: Suite, progress) -> SuiteResult:
-    """Every case in order; raises TargetUnreachable or ServiceUnreachable to stop the run."""
-    ctx = Context(suite, on_call=progress.call_done)
+def run_suite(suite: Suite, progress, cache=None) -> SuiteResult:
+    """Every case in order; raises TargetUnreachable or ServiceUnreachable to stop the run. `cache`: a
+    ReplyCache for the target's replies (runner/cache.py)."""
+    ctx = Context(suite, on_call=progress.call_done, cache=cache)
     result, started = SuiteResult(suite), time.perf_counter()
     result.started_at = datetime.datetime.now(datetime.timezone.utc)
     try:
