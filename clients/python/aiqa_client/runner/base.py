@@ -62,6 +62,7 @@ class CaseResult:
     required: bool
     seconds: float
     message: str = ""
+    extra: dict = field(default_factory=dict)   # what the case kind adds (an adversarial case: pack, owasp)
 
     @property
     def min_pass_fraction(self) -> float:
@@ -81,6 +82,7 @@ class CaseResult:
                 "min_passes": self.rule.count,
                 "needs": self.rule.describe(len(self.attempts)) if self.attempts else None,
                 "required": self.required, "seconds": round(self.seconds, 3),
+                **self.extra,
                 "attempts": [{"passed": a.passed, "reason": a.reason, **a.data} for a in self.attempts]}
 
 
@@ -159,6 +161,10 @@ class Case:
     @property
     def uses_service(self) -> bool:
         return False
+
+    def report_fields(self) -> dict:
+        """What the report says of this case besides its attempts (kinds add to it)."""
+        return {}
 
     def calls(self) -> tuple[int, int]:
         """(calls to the target, calls to the scoring service at most) this case makes."""

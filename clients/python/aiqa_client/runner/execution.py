@@ -115,7 +115,7 @@ def run_case(case, ctx: Context) -> CaseResult:
     except CaseError as exc:
         attempts, status, message = [], "error", str(exc)
     return CaseResult(case.id, case.kind, status, attempts, case.rule, case.required,
-                      time.perf_counter() - started, message)
+                      time.perf_counter() - started, message, case.report_fields())
 
 
 def run_suite(suite: Suite, progress, cache=None) -> SuiteResult:
