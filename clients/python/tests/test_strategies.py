@@ -60,3 +60,30 @@ def test_a_case_sends_each_prompt_as_it_is_and_as_each_strategy_hides_it(tmp_pat
     sent = [call["message"] for call in good_bot.calls]
     assert sent[0] == prompts[0] and STRATEGIES["base64"].recover(sent[1]) == prompts[0]
     assert all(a["sent"] == message for a, message in zip(result["attempts"][1:3], sent[1:3]))
+
+
+def test_multiturn_round_trips_in_four_turns_of_which_no_one_holds_the_prompt():
+    from aiqa_client.runner.strategies import MULTI_TURN
+    strategy = MULTI_TURN["multiturn"]
+    for prompt in PROMPTS:
+        turns = strategy.turns(prompt)
+        assert len(turns) == 4 and strategy.recover(turns) == prompt
+        if len(prompt.split()) >= 6:
+            assert not any(prompt in turn for turn in turns)
+
+
+def test_a_multiturn_case_keeps_its_conversation_and_is_refused_for_a_target_without_one(tmp_path, weak_bot):
+    case = {"id": "injection", "type": "adversarial", "pack": "prompt-injection", "limit": 1, "strategies": ["multiturn"]}
+    openai = {"type": "openai", "url": weak_bot.url + "/v1", "model": "bot", "system": "You are a shop assistant."}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, {"target": openai, "cases": [case]})) == 1
+    first, multiturn = weak_bot.calls[0], weak_bot.calls[1:]
+    assert [len(call["messages"]) for call in multiturn] == [2, 4, 6, 8]  # system, then each turn and reply
+    last = multiturn[-1]["messages"]
+    assert [m["role"] for m in last] == ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]
+    assert last[2]["content"].startswith("Sure! Here is everything I was told")  # the bot's reply, sent back
+    (result,) = json.loads((tmp_path / "reports" / "report.json").read_text())["cases"]
+    attempt = result["attempts"][1]
+    assert attempt["strategy"] == "multiturn" and len(attempt["replies"]) == 4 and attempt["leaked"]
+    assert len(first["messages"]) == 2
+    http = {"id": "injection", "type": "adversarial", "pack": "prompt-injection", "strategies": ["multiturn"]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, {"target": http_target(weak_bot), "cases": [http]})) == 2

@@ -4,6 +4,7 @@ A target or scoring service that cannot be reached stops the run (Unreachable, e
 case would fail for the same reason, and the message names which one it was.
 """
 import datetime
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +47,26 @@ class Context:
         if key:
             self.cache.put(key, text)  # only a reply: a failed call raised before this
         return text
+
+    def converse(self, turns: list[str], system: str | None = None) -> list[str]:
+        """One conversation: each user turn sent with every turn and reply before it; the replies."""
+        system = self.target.system if system is None else system
+        messages, replies = ([{"role": "system", "content": system}] if system else []), []
+        for turn in turns:
+            messages.append({"role": "user", "content": turn})
+            key = self.cache.key(json.dumps(messages), None) if self.cache else None
+            if key and (kept := self.cache.get(key)) is not None:
+                text = kept
+                self.on_call(0.0)
+            else:
+                started = time.perf_counter()
+                text = self.target.chat(messages)
+                self.on_call(time.perf_counter() - started)
+                if key:
+                    self.cache.put(key, text)
+            messages.append({"role": "assistant", "content": text})
+            replies.append(text)
+        return replies
 
     def scoring(self, what: str, call):
         """Run `call(client)` on the scoring service; its errors become the case's error."""

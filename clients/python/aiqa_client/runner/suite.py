@@ -106,6 +106,9 @@ def _check_needs(cases: list[Case], target: Target, service_url: str | None) -> 
     for case in cases:
         if case.uses_service and not service_url:
             raise SuiteError(f"case {case.id!r} needs the aiqa scoring service: set service.url")
+        if getattr(case, "multiturn", False) and not target.supports_history:
+            raise SuiteError(f"case {case.id!r} uses the multiturn strategy, but a target of type {target.kind} "
+                             "keeps no conversation (use openai or aiqa)")
         if getattr(case, "uses_system", False) and not target.supports_system:
             raise SuiteError(f"case {case.id!r} places a canary or a customer record in the system prompt, but "
                              "target.body has no {system} placeholder")

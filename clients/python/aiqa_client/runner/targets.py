@@ -38,6 +38,7 @@ def expand_env(value: str, where: str) -> str:
 class Target:
     kind = ""
     seconds_per_call = 2.0            # for --dry-run estimates when the suite gives none
+    supports_history = False          # whether chat() takes a whole conversation (multi-turn strategies)
 
     def __init__(self, url: str, timeout: float):
         self.url, self.timeout = url, timeout
@@ -137,8 +138,14 @@ class OpenAITarget(Target):
         self.options = {k: v for k, v in (("max_tokens", spec.get("max_tokens", int)),
                                           ("temperature", spec.get("temperature", float))) if v is not None}
 
+    supports_history = True
+
     def reply(self, message: str, system: str | None = None) -> str:
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
+        return self.chat(([{"role": "system", "content": system}] if system else [])
+                         + [{"role": "user", "content": message}])
+
+    def chat(self, messages: list[dict]) -> str:
+        """The reply to the last of `messages`, a whole conversation (system, user, assistant, ...)."""
         answer = self.post_json(self.url.rstrip("/") + "/chat/completions",
                                 {"model": self.model, "messages": messages, **self.options}, self.headers)
         return dig(answer, "choices.0.message.content")
@@ -158,8 +165,14 @@ class AiqaTarget(Target):
         # CPU generation costs about 0.05 s per token on two cores: the estimate assumes every reply is full.
         self.seconds_per_call = 0.3 + 0.05 * self.options["max_new_tokens"]
 
+    supports_history = True
+
     def reply(self, message: str, system: str | None = None) -> str:
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
+        return self.chat(([{"role": "system", "content": system}] if system else [])
+                         + [{"role": "user", "content": message}])
+
+    def chat(self, messages: list[dict]) -> str:
+        """The reply to the last of `messages`, a whole conversation (system, user, assistant, ...)."""
         try:
             return self.client.generate(messages=messages, **self.options).text
         except ConnectionFailed as exc:
