@@ -22,7 +22,8 @@ LABEL_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_LABELS, MAX_LABEL_CHARS = 32, 500
 # What the runner's report holds besides the fields checked below; kept as sent under `report`.
 REPORT_FIELDS = {"file", "passed", "pass_rate", "pass_rate_threshold", "pass_rate_interval", "failed_required",
-                 "counts", "seconds", "service", "canary", "comparison", "gate", "pass_rate_gate", "attacks", "warnings"}
+                 "counts", "seconds", "service", "canary", "comparison", "gate", "pass_rate_gate", "attacks", "warnings",
+                 "max_errors"}
 RUN_FIELDS = {"id", "suite", "target", "cases", "labels", "started_at", "finished_at"}
 
 

@@ -159,9 +159,12 @@ def run(args) -> int:
     regression = ""
     if args.baseline:
         regression = "; regressed against the baseline" if gate.regressed else "; no significant regression"
-    print(f"{'PASSED' if gate.exit_code == PASSED else 'FAILED'}: {result.count('passed')}/{len(result.cases)} "
-          f"cases passed ({result.pass_rate:.1%}, 95% CI {interval[0]:.1%}-{interval[1]:.1%}, threshold "
-          f"{suite.pass_rate:.0%}{' on the lower bound' if suite.gate == 'lower_bound' else ''})"
+    errors = result.count("error")
+    rate = (f"{result.pass_rate:.1%}, 95% CI {interval[0]:.1%}-{interval[1]:.1%}, threshold {suite.pass_rate:.0%}"
+            f"{' on the lower bound' if suite.gate == 'lower_bound' else ''}") if interval else "none decided"
+    print(f"{'PASSED' if gate.exit_code == PASSED else 'FAILED'}: {result.count('passed')}/{result.decided} "
+          f"decided cases passed ({rate})"
+          + (f"; {errors} case(s) errored, {suite.max_errors} allowed" if errors else "")
           + (f"; required cases failed: {', '.join(result.failed_required)}" if result.failed_required else "")
           + f"{regression} (fail on {gate.fail_on})")
     return gate.exit_code

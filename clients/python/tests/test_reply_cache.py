@@ -54,3 +54,19 @@ def test_an_error_is_never_kept(tmp_path, scripted):
 def test_a_negative_ttl_is_refused(tmp_path, good_bot):
     assert run_aiqa(tmp_path, write_suite(tmp_path, suite(good_bot)), "--cache", "--cache-ttl", "-1") == 2
     assert good_bot.calls == []
+
+
+def test_an_error_is_neither_a_pass_nor_a_failure_and_has_its_own_budget(tmp_path, scripted):
+    capital = {"type": "functional", "prompt": "Capital of France?", "expect": [{"contains": "Paris"}]}
+    answers = [(200, {}, {"reply": {"text": "Paris."}}), (500, {}, {"title": "down"}),
+               (200, {}, {"reply": {"text": "Paris."}})]
+    cases = [{"id": f"capital-{i}", **capital} for i in range(3)]
+    for budget, expected in ((0, 1), (1, 0)):
+        bot = scripted(answers)
+        suite = {"target": http_target(bot), "cases": cases, "thresholds": {"max_errors": budget}}
+        assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == expected
+        report = json.loads((tmp_path / "reports" / "report.json").read_text())
+        assert report["pass_rate"] == 1.0 and report["counts"]["errors"] == 1 and report["max_errors"] == budget
+    bot = scripted([(500, {}, {"title": "down"})])
+    suite = {"target": http_target(bot), "cases": cases[:1], "thresholds": {"max_errors": 5}}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == 1  # nothing decided: nothing passed

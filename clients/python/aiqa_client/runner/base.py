@@ -6,8 +6,9 @@ Threshold semantics, in one place:
   its `min_pass_fraction` (default 1.0: all), read to the percent as people write fractions: 0.67
   is two thirds, so 2 of 3 attempts pass it (PassRule). Reports show the rule as a count: "needs 2 of 3";
 - a case that cannot be evaluated (target error, missing service endpoint) is an error, not a pass;
-- the suite passes when passed cases / cases >= thresholds.pass_rate (default 1.0) and every case
-  marked `required: true` passed.
+- the suite passes when passed cases / decided cases (passed or failed; an error is neither) >=
+  thresholds.pass_rate (default 1.0), every case marked `required: true` passed, and no more cases
+  errored than thresholds.max_errors (default 0).
 """
 from dataclasses import dataclass, field
 

@@ -104,8 +104,18 @@ class SuiteResult:
     started_at: datetime.datetime | None = None
 
     @property
+    def decided(self) -> int:
+        """Cases that passed or failed: an error is neither (the store and the comparison count alike)."""
+        return self.count("passed") + self.count("failed")
+
+    @property
     def pass_rate(self) -> float:
-        return sum(c.passed for c in self.cases) / len(self.cases) if self.cases else 0.0
+        """Passed cases of the decided ones; 0 when none was decided."""
+        return self.count("passed") / self.decided if self.decided else 0.0
+
+    @property
+    def errors_over_budget(self) -> bool:
+        return self.count("error") > self.suite.max_errors
 
     @property
     def failed_required(self) -> list[str]:
@@ -116,13 +126,16 @@ class SuiteResult:
         """What the threshold is held to: the pass rate, or with `gate: lower_bound` its Wilson 95% lower
         bound (so a suite passes only when the evidence shows the rate reaches the threshold)."""
         if self.suite.gate == "lower_bound":
-            interval = wilson_interval(self.count("passed"), len(self.cases))
+            interval = wilson_interval(self.count("passed"), self.decided)
             return interval[0] if interval else 0.0
         return self.pass_rate
 
     @property
     def passed(self) -> bool:
-        return self.gated_rate >= self.suite.pass_rate - 1e-9 and not self.failed_required
+        """The thresholds held: the (gated) pass rate of the decided cases, every required case passed,
+        and no more errors than thresholds.max_errors (a suite of errors only decides nothing)."""
+        return (self.decided > 0 and self.gated_rate >= self.suite.pass_rate - 1e-9 and not self.failed_required
+                and not self.errors_over_budget)
 
     def count(self, status: str) -> int:
         return sum(c.status == status for c in self.cases)

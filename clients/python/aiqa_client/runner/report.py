@@ -21,7 +21,7 @@ def to_dict(result: SuiteResult, comparison: dict | None = None, gate: dict | No
     return {
         "suite": suite.name, "file": suite.path, "passed": result.passed,
         "pass_rate": result.pass_rate, "pass_rate_interval": pass_rate_interval(result),
-        "pass_rate_threshold": suite.pass_rate, "pass_rate_gate": suite.gate,
+        "pass_rate_threshold": suite.pass_rate, "pass_rate_gate": suite.gate, "max_errors": suite.max_errors,
         "failed_required": result.failed_required, **times, **extra,
         "counts": {"cases": len(result.cases), "passed": result.count("passed"),
                    "failed": result.count("failed"), "errors": result.count("error")},
@@ -72,8 +72,8 @@ def attack_text(attacks: dict) -> str:
 
 
 def pass_rate_interval(result: SuiteResult) -> list[float] | None:
-    """The Wilson 95% interval of the suite's pass rate (passed cases of all cases)."""
-    return wilson_interval(result.count("passed"), len(result.cases))
+    """The Wilson 95% interval of the suite's pass rate (passed cases of the decided ones)."""
+    return wilson_interval(result.count("passed"), result.decided)
 
 
 def _interval_text(interval) -> str:
@@ -141,7 +141,8 @@ def markdown(result: SuiteResult, comparison_lines: list[str] | None = None, gat
         lines += ["**Against the baseline** (flips first):", "", "```", *comparison_lines, "```", ""]
     lines.append(
         f"Pass rate **{result.pass_rate:.1%}** ({_interval_text(pass_rate_interval(result))}; "
-        f"{result.count('passed')}/{len(result.cases)} cases), "
+        f"{result.count('passed')}/{result.decided} decided cases"
+        f"{f', {errors} error(s), at most {suite.max_errors} allowed' if (errors := result.count('error')) else ''}), "
         f"threshold {suite.pass_rate:.0%} · {result.seconds:.1f} s · target `{suite.target.kind}` {suite.target.url}")
     if suite.gate == "lower_bound":
         lines.append(f"The threshold is held to the pass rate's 95% lower bound: "

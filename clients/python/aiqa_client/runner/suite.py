@@ -3,7 +3,8 @@
     name: smoke
     target: {type: aiqa, url: http://127.0.0.1:8000, max_new_tokens: 32}
     service: {url: http://127.0.0.1:8000}        # default: the target's url for an aiqa target
-    thresholds: {pass_rate: 0.9, gate: point}     # default 1.0: every case must pass; gate: point or lower_bound
+    thresholds: {pass_rate: 0.9, gate: point, max_errors: 0}   # pass_rate of the decided cases (default 1.0);
+                                                  # gate: point or lower_bound; errors allowed (default 0)
     defaults: {repeats: 1, min_pass_fraction: 1.0}   # or min_passes: N
     canary: AIQA-CANARY-...                       # default: a new random one per run
     refusal: {candidate_labels: [refusal, answer], model: ..., hypothesis_template: ..., min_score: 0.9}
@@ -37,6 +38,7 @@ class Suite:
     canary: str
     refusal: dict
     gate: str = "point"   # "point": the pass rate itself; "lower_bound": its Wilson 95% lower bound
+    max_errors: int = 0   # cases that may error (not decided) before the thresholds fail
 
 
 # How the pass rate is held to its threshold (thresholds.gate).
@@ -122,6 +124,9 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
     thresholds = Spec(spec.get("thresholds", dict, {}), "thresholds")
     pass_rate = thresholds.fraction("pass_rate", 1.0)
     gate = thresholds.get("gate", str, "point")
+    max_errors = thresholds.get("max_errors", int, 0)
+    if max_errors < 0:
+        raise SuiteError(f"thresholds.max_errors: must be 0 or more, got {max_errors}")
     if gate not in GATES:
         raise SuiteError(f"thresholds.gate: must be one of {', '.join(GATES)}, got {gate!r}")
     thresholds.done()
@@ -139,7 +144,7 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
     spec.used.add("canary")
     refusal = parse_refusal(spec.get("refusal", dict, {}))
     spec.done()
-    suite = Suite(name, path, target, service_url, service_key, pass_rate, cases, canary, refusal, gate)
+    suite = Suite(name, path, target, service_url, service_key, pass_rate, cases, canary, refusal, gate, max_errors)
     warning = threshold_warning(suite)
     if warning and gate == "lower_bound":
         raise SuiteError(f"thresholds: gate lower_bound can never pass: {warning}")
