@@ -26,11 +26,11 @@ CONTENT_FREE_INPUTS = ("N/A", "")
 # Predicted positions sent through the LM head at once: bounds the [positions, vocabulary] logits.
 HEAD_SLICE = 2048
 CALIBRATIONS_KEPT = 256
-# What /v1/models says of the texts of this backend (service/models/generation.py, tested).
 GENERATION_BACKENDS = ("transformers", "llama.cpp", "auto")
 # llama.cpp's default max_tokens_in_flight, split evenly between the rows (each has a cache of its own,
 # allocated up front): 16 rows of 1,024 tokens, 377 MB for SmolLM2-135M.
 LLAMA_TOKENS_IN_FLIGHT = 16384
+# What /v1/models says of the texts of the transformers backend (service/models/generation.py, tested).
 REPRODUCIBLE = ("greedy text, and sampled text with a seed, are the same alone or beside other requests, and the "
                 "same as transformers' generate with top_k=0; the logits are not promised to the last bit")
 
