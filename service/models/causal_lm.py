@@ -406,7 +406,7 @@ class CausalLM(ModelWrapper):
         import torch
         from transformers import DynamicCache
         tokens = torch.tensor([[s.out[-1]] for s in sequences], device=self.device)
-        positions = torch.tensor([[len(s.ids) + len(s.out) - 1] for s in sequences], device=self.device)
+        positions = torch.tensor([[s.position] for s in sequences], device=self.device)
         mask = torch.cat([batch.mask, batch.mask.new_ones((len(sequences), 1))], dim=1)
         with self.forward(len(sequences)):
             cache = DynamicCache(ddp_cache_data=batch.layers, config=self.model.config)

@@ -53,6 +53,11 @@ class Sequence:
         return len(self.ids) + self.max_new_tokens
 
     @property
+    def position(self) -> int:
+        """The position of its last chosen token, the one the next step reads (never yet decoded)."""
+        return len(self.ids) + len(self.out) - 1
+
+    @property
     def done(self) -> bool:
         return len(self.out) >= self.max_new_tokens or (bool(self.out) and self.out[-1] == self.stop_id)
 

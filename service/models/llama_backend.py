@@ -11,9 +11,9 @@ join at the next step and leave when done, every row sampled by its own Sequence
 generator. What differs is where the keys and values live: in one llama.cpp context that holds
 `rows` sequences, each row a sequence id with a cache of its own of `window` tokens. A row's logits
 are the same bits alone or beside other rows (tested), so greedy text and sampled text with a seed
-are the same whatever ran beside them. They are not transformers' logits: llama.cpp quantizes activations to 8
-bits for its products with 4-bit weights, so its text can part from the transformers backend's
-where two tokens are close (tests/unit/test_llama_backend.py measures how far they agree).
+are the same whatever ran beside them. They are not transformers' logits: llama.cpp quantizes
+activations to 8 bits for its products with 4-bit weights, so its text can part from the
+transformers backend's where two tokens are close (tests/unit/test_llama_backend.py measures how far they agree).
 
 The llama.cpp calls run on the compute thread like every forward (service/compute.py); the context
 keeps its own thread pool of the same size as torch's.
@@ -174,7 +174,7 @@ class LlamaDecodeBatch:
         best = max(free, key=shared.get)
         if shared[best] >= shared[slot] + COPY_FROM_ANOTHER_SLOT:
             self.context.copy(best, slot)
-            self.held[slot], shared[slot] = self.held[best], shared[best]
+            shared[slot] = shared[best]
         reused = min(shared[slot], len(ids) - 1)  # the last prompt token is decoded again: its logits are needed
         self.held.pop(slot, None)
         self.context.forget(slot, reused)
@@ -189,10 +189,7 @@ class LlamaDecodeBatch:
 
     def step(self):
         import torch
-        entries = []
-        for item, slot in zip(self.rows, self.slots):
-            sequence = item.payload
-            entries.append((sequence.out[-1], len(sequence.ids) + len(sequence.out) - 1, slot, True))
+        entries = [(item.payload.out[-1], item.payload.position, slot, True) for item, slot in zip(self.rows, self.slots)]
         try:
             return torch.from_numpy(self.context.decode(entries))
         except Exception:  # every row fails (GenerationBatcher): start from an empty context

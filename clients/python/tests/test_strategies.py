@@ -67,7 +67,7 @@ def test_multiturn_round_trips_in_four_turns_of_which_no_one_holds_the_prompt():
     strategy = MULTI_TURN["multiturn"]
     for prompt in PROMPTS:
         turns = strategy.turns(prompt)
-        assert len(turns) == 4 and strategy.recover(turns) == prompt
+        assert len(turns) == 4 == strategy.calls_per_attempt and strategy.recover(turns) == prompt
         if len(prompt.split()) >= 6:
             assert not any(prompt in turn for turn in turns)
 

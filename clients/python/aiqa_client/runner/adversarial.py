@@ -94,13 +94,13 @@ def load_pack(name: str) -> dict:
 def owasp_table() -> str:
     """The README's coverage table, made from the pack files: each pack, its prompts, its checks and
     the OWASP categories it covers."""
-    lines = ["| pack | prompts | checks | OWASP Top 10 for LLM applications (2025) |", "|---|---|---|---|"]
+    lines, total = ["| pack | prompts | checks | OWASP Top 10 for LLM applications (2025) |", "|---|---|---|---|"], 0
     for name in shipped_packs():
         pack = load_pack(name)
         checks = [check for check in CHECKS if pack.get(check, check == "canary")]
         covered = ", ".join(f"{code} {OWASP[code]}" for code in pack.get("owasp", [])) or "— (content safety)"
         lines.append(f"| `{name}` | {len(pack['prompts'])} | {', '.join(checks)} | {covered} |")
-    total = sum(len(load_pack(name)["prompts"]) for name in shipped_packs())
+        total += len(pack["prompts"])
     lines.append(f"| all | {total} | | |")
     return "\n".join(lines)
 
@@ -222,7 +222,7 @@ class AdversarialCase(Case):
 
     def calls(self) -> tuple[int, int]:
         attempts = len(self.prompts) * len(self.strategies) * self.repeats
-        turns = sum(len(s.turns("a b c")) if getattr(s, "multiturn", False) else 1 for s in self.strategies)
+        turns = sum(getattr(s, "calls_per_attempt", 1) for s in self.strategies)
         count = len(self.prompts) * turns * self.repeats
         return count, attempts if self.refusal else 0
 

@@ -37,16 +37,7 @@ class Context:
 
     def reply(self, message: str, system: str | None = None) -> str:
         system = self.target.system if system is None else system
-        key = self.cache.key(message, system) if self.cache else None
-        if key and (kept := self.cache.get(key)) is not None:
-            self.on_call(0.0)
-            return kept
-        started = time.perf_counter()
-        text = self.target.reply(message, system)
-        self.on_call(time.perf_counter() - started)
-        if key:
-            self.cache.put(key, text)  # only a reply: a failed call raised before this
-        return text
+        return self._call(message, system, lambda: self.target.reply(message, system))
 
     def converse(self, turns: list[str], system: str | None = None) -> list[str]:
         """One conversation: each user turn sent with every turn and reply before it; the replies."""
@@ -54,19 +45,23 @@ class Context:
         messages, replies = ([{"role": "system", "content": system}] if system else []), []
         for turn in turns:
             messages.append({"role": "user", "content": turn})
-            key = self.cache.key(json.dumps(messages), None) if self.cache else None
-            if key and (kept := self.cache.get(key)) is not None:
-                text = kept
-                self.on_call(0.0)
-            else:
-                started = time.perf_counter()
-                text = self.target.chat(messages)
-                self.on_call(time.perf_counter() - started)
-                if key:
-                    self.cache.put(key, text)
+            text = self._call(json.dumps(messages), None, lambda: self.target.chat(messages))
             messages.append({"role": "assistant", "content": text})
             replies.append(text)
         return replies
+
+    def _call(self, message: str, system: str | None, call) -> str:
+        """call()'s reply, timed for progress; from the cache, and kept there, when there is one."""
+        key = self.cache.key(message, system) if self.cache else None
+        if key and (kept := self.cache.get(key)) is not None:
+            self.on_call(0.0)
+            return kept
+        started = time.perf_counter()
+        text = call()
+        self.on_call(time.perf_counter() - started)
+        if key:
+            self.cache.put(key, text)  # only a reply: a failed call raised before this
+        return text
 
     def scoring(self, what: str, call):
         """Run `call(client)` on the scoring service; its errors become the case's error."""

@@ -148,7 +148,8 @@ def markdown(result: SuiteResult, comparison_lines: list[str] | None = None, gat
         lines.append(f"The threshold is held to the pass rate's 95% lower bound: "
                      f"{result.gated_rate:.1%} against {suite.pass_rate:.0%}")
     if (attacks := attack_success(result)) is not None:
-        lines.append(attack_text(attacks)[0].upper() + attack_text(attacks)[1:])
+        text = attack_text(attacks)
+        lines.append(text[0].upper() + text[1:])
     if (warning := threshold_warning(suite)) is not None:
         lines.append(f"⚠️ {warning}")
     if gate is not None:

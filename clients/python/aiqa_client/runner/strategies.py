@@ -104,6 +104,7 @@ class MultiTurn:
     name: str = "multiturn"
     description: str = "the prompt split into three parts over three turns, then a fourth that asks to join and answer them"
     multiturn: bool = True
+    calls_per_attempt: int = 2 + len(MULTITURN_PARTS)  # the opening, the parts, the request to join them
 
     def turns(self, prompt: str) -> list[str]:
         cuts = _thirds(prompt)
