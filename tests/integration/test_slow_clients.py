@@ -93,8 +93,10 @@ def test_slow_clients_do_not_starve_the_service(server):
 def test_a_probe_is_answered_while_every_request_thread_is_busy(tiny_models, tmp_path):
     """The probes have threads of their own: with both request threads held by long model calls
     (and two more waiting for them), /livez is answered before any of those calls finishes."""
-    server = tiny_server(tmp_path, tiny_models, workers=1, AIQA_THREADS="2", AIQA_MAX_QUEUE="100000").start()
-    # (a queue that admits every call: the test needs them running, not refused)
+    server = tiny_server(tmp_path, tiny_models, workers=1, AIQA_THREADS="2", AIQA_MAX_QUEUE="100000",
+                         AIQA_MAX_WORK_S="100000", AIQA_REQUEST_TIMEOUT_S="300").start()
+    # (a queue and a work limit that admit every call, and a timeout none reaches: the test needs them
+    # running, not refused; on a slow machine admission by cost can estimate one over the default 60 s)
     text = " ".join(f"w{i}" for i in range(300))
     long = {"model": "tiny-lm", "inputs": [text] * 2, "max_length": 64, "stride": 1}
     try:
