@@ -23,7 +23,7 @@ MAX_LABELS, MAX_LABEL_CHARS = 32, 500
 # What the runner's report holds besides the fields checked below; kept as sent under `report`.
 REPORT_FIELDS = {"file", "passed", "pass_rate", "pass_rate_threshold", "pass_rate_interval", "failed_required",
                  "counts", "seconds", "service", "canary", "comparison", "gate", "pass_rate_gate", "attacks", "warnings",
-                 "max_errors"}
+                 "max_errors", "pass_hat"}
 RUN_FIELDS = {"id", "suite", "target", "cases", "labels", "started_at", "finished_at"}
 
 
@@ -111,6 +111,15 @@ def _case(errors, case, where, seen: set) -> None:
             errors.add(f"{where}.attempts[{index}].passed", "Each attempt is an object with a boolean `passed`.")
         elif "reason" in attempt and not isinstance(attempt["reason"], str):
             errors.add(f"{where}.attempts[{index}].reason", "Must be a string.")
+        elif not _attempt_status(attempt):
+            errors.add(f"{where}.attempts[{index}].status", "One of: passed, failed, error; passed exactly when "
+                                                            "`passed` is true.")
+
+
+def _attempt_status(attempt: dict) -> bool:
+    """An attempt's optional status agrees with its `passed` (an errored attempt has passed false)."""
+    status = attempt.get("status", "passed" if attempt["passed"] else "failed")
+    return status in OUTCOMES and (status == "passed") == attempt["passed"]
 
 
 def _well_formed(case, seen: set) -> bool:
@@ -125,7 +134,7 @@ def _well_formed(case, seen: set) -> bool:
         return False
     for attempt in attempts:
         if type(attempt) is not dict or type(attempt.get("passed")) is not bool \
-                or type(attempt.get("reason", "")) is not str:
+                or type(attempt.get("reason", "")) is not str or not _attempt_status(attempt):
             return False
     seen.add(case_id)
     return True

@@ -40,6 +40,15 @@ def test_every_case_is_shown_failures_first_and_as_text():
     assert "<link rel=\"stylesheet\"" not in page and ":root {" in page  # the styles are in the file
 
 
+def test_each_attempt_says_whether_it_passed_failed_or_errored():
+    run = report(["error"])
+    run["cases"][0]["attempts"] = [{"passed": True, "status": "passed", "reason": "held"},
+                                   {"passed": False, "status": "error", "reason": "target answered 500"},
+                                   {"passed": False, "reason": "leaked"}]  # a report from before status
+    page = html_report.render(run)
+    assert re.findall(r'Attempt \d: (\w+)', page) == ["passed", "error", "failed"]
+
+
 def test_the_baseline_is_shown_when_there_is_one():
     from aiqa_client.comparison import compare_runs
     now, before = report(["failed", "passed"]), report(["passed", "passed"])

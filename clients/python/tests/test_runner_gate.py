@@ -92,3 +92,20 @@ def test_record_and_latest_against_a_live_server(tmp_path, scripted, runs_server
         runs = list(client.runs.list(suite=name))
     assert [r.counts["passed"] for r in runs] == [0, CASES]  # newest first
     assert runs[0].labels == {"git_sha": "3f2a9c1", "branch": "main", "model_version": "v7"}
+
+
+def test_a_report_with_repeats_and_an_errored_attempt_is_recorded_as_it_is(tmp_path, scripted, runs_server):
+    name = f"repeats-{uuid.uuid4().hex[:8]}"
+    bot = scripted([(200, {}, {"reply": {"text": "Paris."}}), (500, {}, {"detail": "boom"}),
+                    (200, {}, {"reply": {"text": "Paris!"}})])
+    suite = {"name": name, "target": http_target(bot), "service": runs_server.url,
+             "cases": [{"id": "capital", "type": "functional", "prompt": "Capital of France?", "repeats": 3,
+                        "pass": "majority", "expect": [{"contains": "Paris"}]}]}
+    code, report = run(tmp_path, suite, "--record")
+    assert code == 0 and report["pass_hat"]["3"]["decided"] == 0
+    from aiqa_client import Client
+    with Client(runs_server.url) as client:
+        (stored,) = list(client.runs.list(suite=name))
+        case = client.runs.get(stored.id).cases[0]
+    assert [attempt["status"] for attempt in case["attempts"]] == ["passed", "error", "passed"]
+    assert case["pass_hat"] == {"all_passed": 0, "decided": 0, "prompts": 1} and case["pass"] == "majority"

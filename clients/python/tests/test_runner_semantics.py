@@ -179,8 +179,106 @@ def test_the_pass_rule_reads_as_users_write_it_and_reports_a_count(tmp_path, scr
 def test_min_passes_and_a_fraction_together_are_refused(tmp_path):
     bot = type("Bot", (), {"url": "http://127.0.0.1:9"})
     path = write_suite(tmp_path, {"target": http_target(bot), "cases": [capital_case(min_passes=2, min_pass_fraction=0.5)]})
-    with pytest.raises(SuiteError, match="not both"):
+    with pytest.raises(SuiteError, match="give one of pass, min_passes or min_pass_fraction, not min_passes and "
+                                         "min_pass_fraction"):
         load_suite(path)
+
+
+@pytest.mark.parametrize("rule, answers, expected, needs", [
+    ("all", ("Paris.", "London.", "Paris!"), "failed", "all: needs 3 of 3"),
+    ("majority", ("Paris.", "London.", "Paris!"), "passed", "majority: needs 2 of 3"),
+    ("majority", ("Paris.", "London.", "Rome."), "failed", "majority: needs 2 of 3"),
+    ("any", ("Rome.", "London.", "Paris!"), "passed", "any: needs 1 of 3"),
+    ("any", ("Rome.", "London.", "Berlin."), "failed", "any: needs 1 of 3"),
+])
+def test_the_named_pass_rules(tmp_path, scripted, rule, answers, expected, needs):
+    bot = scripted(replies(*answers))
+    suite = {"target": http_target(bot), "cases": [capital_case(repeats=3, **{"pass": rule})]}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == (expected != "passed")
+    case = json.loads((tmp_path / "reports" / "report.json").read_text())["cases"][0]
+    assert (case["status"], case["needs"], case["pass"]) == (expected, needs, rule)
+
+
+def test_a_named_rule_in_the_defaults_and_a_case_that_overrides_it(tmp_path, scripted):
+    bot = scripted(replies("Paris.", "London.", "Paris!", "Paris.", "London.", "Paris!"))
+    cases = [capital_case(), {**capital_case(), "id": "strict", "min_pass_fraction": 1.0}]
+    suite = {"target": http_target(bot), "defaults": {"repeats": 3, "pass": "majority"}, "cases": cases,
+             "thresholds": {"pass_rate": 0.5}}
+    run_aiqa(tmp_path, write_suite(tmp_path, suite))
+    assert junit(tmp_path)["cases"] == {"capital": "passed", "strict": "failed"}
+
+
+@pytest.mark.parametrize("where, rule, message", [
+    ("case", {"pass": "most"}, "pass: must be one of all, majority, any, got 'most'"),
+    ("case", {"pass": True}, "pass: must be str"),
+    ("case", {"pass": "any", "min_passes": 1}, "give one of pass, min_passes or min_pass_fraction"),
+    ("defaults", {"pass": "all", "min_pass_fraction": 0.5}, "defaults: give one of pass"),
+])
+def test_a_broken_pass_rule_is_refused(tmp_path, where, rule, message):
+    bot = type("Bot", (), {"url": "http://127.0.0.1:9"})
+    suite = {"target": http_target(bot), "cases": [capital_case(**rule) if where == "case" else capital_case()],
+             **({"defaults": rule} if where == "defaults" else {})}
+    with pytest.raises(SuiteError, match=message):
+        load_suite(write_suite(tmp_path, suite))
+
+
+BOOM = (500, {}, {"detail": "boom"})
+
+
+@pytest.mark.parametrize("rule, answers, expected", [
+    # The passed attempts meet the rule whatever the errored one would have been: passed.
+    ({"pass": "majority"}, ["Paris.", BOOM, "Paris!"], "passed"),
+    # They could not meet it even had the errored one passed: failed.
+    ({"pass": "all"}, ["London.", BOOM, "Paris!"], "failed"),
+    ({"pass": "majority"}, ["London.", BOOM, "Rome."], "failed"),
+    # The errored attempt decides: the case is an error, neither a pass nor a failure.
+    ({"pass": "all"}, ["Paris.", BOOM, "Paris!"], "error"),
+    ({"pass": "majority"}, ["Paris.", BOOM, "Rome."], "error"),
+    ({"pass": "any"}, [BOOM, BOOM, BOOM], "error"),
+])
+def test_an_errored_attempt_is_neither_a_pass_nor_a_failure(tmp_path, scripted, rule, answers, expected):
+    bot = scripted([answer if isinstance(answer, tuple) else replies(answer)[0] for answer in answers])
+    suite = {"target": http_target(bot), "cases": [capital_case(repeats=3, **rule)], "thresholds": {"max_errors": 1}}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == (expected != "passed")
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    case = report["cases"][0]
+    assert len(bot.arrivals) == 3, "an errored attempt stops none of the others"
+    assert case["status"] == expected
+    assert [a["status"] for a in case["attempts"]] == [
+        "error" if isinstance(answer, tuple) else "passed" if "Paris" in answer else "failed" for answer in answers]
+    assert all(a["passed"] is False and "500" in a["reason"] for a in case["attempts"] if a["status"] == "error")
+    if expected == "error":
+        assert "leave it undecided" in case["message"] and "first error: target answered 500" in case["message"]
+    assert report["counts"]["errors"] == (expected == "error")
+
+
+def test_pass_hat_counts_the_prompts_whose_every_repeat_passed(tmp_path, scripted):
+    # steady: 3 of 3; flaky: 2 of 3; broken: 1 error and 2 passes, so undecided; once: repeats 1, not counted.
+    bot = scripted(replies("Paris.", "Paris.", "Paris.", "Paris.", "Rome.", "Paris.", "Paris.") + [BOOM] +
+                   replies("Paris.", "Paris."))
+    cases = [{**capital_case(), "id": name, "repeats": 3, "pass": "majority"} for name in ("steady", "flaky", "broken")]
+    suite = {"target": http_target(bot), "cases": cases + [{**capital_case(), "id": "once"}],
+             "thresholds": {"max_errors": 1}}
+    run_aiqa(tmp_path, write_suite(tmp_path, suite))
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert [c["status"] for c in report["cases"]] == ["passed", "passed", "passed", "passed"]
+    assert [c.get("pass_hat") for c in report["cases"]] == [
+        {"all_passed": 1, "decided": 1, "prompts": 1}, {"all_passed": 0, "decided": 1, "prompts": 1},
+        {"all_passed": 0, "decided": 0, "prompts": 1}, None]
+    table = report["pass_hat"]
+    assert list(table) == ["3"]
+    assert {key: table["3"][key] for key in ("prompts", "decided", "all_passed", "rate")} == {
+        "prompts": 3, "decided": 2, "all_passed": 1, "rate": 0.5}
+    assert table["3"]["interval"] == pytest.approx([0.0945, 0.9055], abs=1e-4)  # Wilson, 1 of 2
+    assert "Pass^3 1/2 = 50.0%" in (tmp_path / "reports" / "summary.md").read_text()
+
+
+def test_no_pass_hat_without_repeats(tmp_path, scripted):
+    bot = scripted(replies("Paris."))
+    run_aiqa(tmp_path, write_suite(tmp_path, {"target": http_target(bot), "cases": [capital_case()]}))
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert "pass_hat" not in report and "pass_hat" not in report["cases"][0]
+    assert "ass^" not in (tmp_path / "reports" / "summary.md").read_text()
 
 
 def test_the_pass_rule_as_a_count_for_every_number_of_attempts():
@@ -189,3 +287,27 @@ def test_the_pass_rule_as_a_count_for_every_number_of_attempts():
     assert [PassRule(0.5).needed(n) for n in (1, 2, 3, 4)] == [1, 1, 2, 2]
     assert [PassRule(1.0).needed(n) for n in (1, 3, 500)] == [1, 3, 500]
     assert PassRule(0.9, count=2).needed(10) == 2
+    assert [PassRule(0.0, name="majority").needed(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+    assert [PassRule(0.0, name="any").needed(n) for n in (1, 2, 9)] == [1, 1, 1]
+    assert [PassRule(1.0, name="all").needed(n) for n in (1, 2, 9)] == [1, 2, 9]
+
+
+def test_an_errored_adversarial_attempt_is_no_attack_success_and_no_failed_attack(tmp_path, scripted):
+    canary = "AIQA-CANARY-0123456789ab"
+    bot = scripted(replies(f"Sure, the code is {canary}.") + [BOOM] + replies("I cannot share that.") +
+                   replies(f"Fine: {canary}", f"Fine: {canary}", "No."))
+    case = {"id": "leaks", "type": "adversarial", "prompts": ["one", "two", "three"], "repeats": 2}
+    suite = {"target": http_target(bot), "cases": [case], "canary": canary}
+    assert run_aiqa(tmp_path, write_suite(tmp_path, suite)) == 1
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    (result,) = report["cases"]
+    assert [(a["prompt"], a["status"]) for a in result["attempts"]] == [
+        ("one", "failed"), ("one", "error"), ("two", "passed"), ("two", "failed"), ("three", "failed"),
+        ("three", "passed")]
+    assert result["status"] == "failed"  # a leak fails it whatever the errored attempt would have been
+    attacks = report["attacks"]
+    assert (attacks["successes"], attacks["attempts"], attacks["errors"]) == (3, 5, 1)
+    # pass^2 by prompt: "one" has a failure (decided, not all passed), "two" and "three" too.
+    assert report["pass_hat"]["2"]["decided"] == 3 and report["pass_hat"]["2"]["all_passed"] == 0
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    assert "1 attempt(s) errored and are not counted" in summary

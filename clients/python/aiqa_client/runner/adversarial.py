@@ -236,20 +236,24 @@ class AdversarialCase(Case):
         attempts = []
         for prompt in self.prompts:
             for strategy in self.strategies:
+                sent = strategy.turns(prompt) if getattr(strategy, "multiturn", False) else \
+                    strategy.apply(prompt) if strategy else prompt
                 for _ in range(self.repeats):
-                    if getattr(strategy, "multiturn", False):
-                        sent = strategy.turns(prompt)
-                        replies = ctx.converse(sent, system)
-                        # A leak in any reply counts; the refusal is the last reply's.
-                        attempt = self.attempt(prompt, replies[-1], ctx, seen="\n\n".join(replies))
-                        attempt.data["replies"] = replies
-                    else:
-                        sent = strategy.apply(prompt) if strategy else prompt
-                        attempt = self.attempt(prompt, ctx.reply(sent, system), ctx)
-                    if strategy:
-                        attempt.data = {"prompt": prompt, "strategy": strategy.name, "sent": sent, **attempt.data}
+                    attempt = self.trial(lambda: self.ask(prompt, sent, system, ctx))
+                    attempt.data = {"prompt": prompt, **({"strategy": strategy.name, "sent": sent} if strategy else {}),
+                                    **attempt.data}
                     attempts.append(attempt)
         return attempts
+
+    def ask(self, prompt: str, sent: str | list[str], system: str | None, ctx) -> Attempt:
+        """One attempt: `sent` (the prompt as a strategy hid it; a conversation's turns) and its check."""
+        if isinstance(sent, list):
+            replies = ctx.converse(sent, system)
+            # A leak in any reply counts; the refusal is the last reply's.
+            attempt = self.attempt(prompt, replies[-1], ctx, seen="\n\n".join(replies))
+            attempt.data["replies"] = replies
+            return attempt
+        return self.attempt(prompt, ctx.reply(sent, system), ctx)
 
     @property
     def multiturn(self) -> bool:

@@ -80,7 +80,7 @@ class BiasCase(Case):
         return self.repeats * len(self.variants), self.repeats * self.uses_service
 
     def attempts(self, ctx) -> list[Attempt]:
-        return [self.attempt(ctx) for _ in range(self.repeats)]
+        return [self.trial(lambda: self.attempt(ctx)) for _ in range(self.repeats)]
 
     def attempt(self, ctx) -> Attempt:
         replies = [ctx.reply(text) for _, text in self.variants]

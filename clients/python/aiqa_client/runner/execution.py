@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..client import Client
 from ..comparison import wilson_interval
 from ..errors import AiqaError, ConnectionFailed, NotFound
-from .base import CaseError, CaseResult, verdict
+from .base import CaseError, CaseResult, pass_hat, verdict
 from .suite import Suite
 from .targets import TargetUnreachable
 
@@ -143,8 +143,10 @@ def run_case(case, ctx: Context) -> CaseResult:
         status, message = verdict(attempts, case.rule)
     except CaseError as exc:
         attempts, status, message = [], "error", str(exc)
+    groups = case.repeat_groups(attempts)
     return CaseResult(case.id, case.kind, status, attempts, case.rule, case.required,
-                      time.perf_counter() - started, message, case.report_fields())
+                      time.perf_counter() - started, message, case.report_fields(), case.repeats,
+                      (*pass_hat(groups), len(groups)) if groups else None)
 
 
 def run_suite(suite: Suite, progress, cache=None) -> SuiteResult:

@@ -29,7 +29,8 @@ class FunctionalCase(Case):
         return self.repeats, self.repeats * sum(check.uses_service for check in self.checks)
 
     def attempts(self, ctx) -> list[Attempt]:
-        return [self.attempt(ctx.reply(self.prompt, self.system), ctx) for _ in range(self.repeats)]
+        return [self.trial(lambda: self.attempt(ctx.reply(self.prompt, self.system), ctx))
+                for _ in range(self.repeats)]
 
     def attempt(self, reply: str, ctx) -> Attempt:
         results = []
@@ -43,7 +44,8 @@ class FunctionalCase(Case):
 
 class ConsistencyCase(Case):
     """Ask each of `prompts` (paraphrases of one question) `repeats` times; every pair of replies
-    must reach `min_similarity` (cosine of embeddings on the scoring service). One attempt."""
+    must reach `min_similarity` (cosine of embeddings on the scoring service). One attempt: its
+    repeats are replies compared with each other, not attempts of their own."""
     kind = "consistency"
 
     def __init__(self, spec: Spec, defaults: dict):
@@ -79,3 +81,6 @@ class ConsistencyCase(Case):
         data = {"prompts": asked, "replies": replies, "min_similarity": scores[worst],
                 "mean_similarity": sum(scores) / len(scores)}
         return [Attempt(held, reason, data)]
+
+    def repeat_groups(self, attempts: list[Attempt]) -> list[list[Attempt]]:
+        return []

@@ -30,6 +30,7 @@ def to_dict(result: SuiteResult, comparison: dict | None = None, gate: dict | No
         "service": suite.service_url, "canary": suite.canary,
         "cases": [case.to_dict() for case in result.cases],
         **({"attacks": attacks} if (attacks := attack_success(result)) else {}),
+        **({"pass_hat": table} if (table := pass_hat(result)) else {}),
         "warnings": [warning] if (warning := threshold_warning(suite)) else [],
     }
 
@@ -42,9 +43,11 @@ def _rate(successes: int, attempts: int) -> dict:
 def attack_success(result: SuiteResult) -> dict | None:
     """The attack success rate of the adversarial cases: attempts whose attack worked (a leak, no
     refusal, unsafe output) of the attempts evaluated, with a Wilson 95% interval; by case and by
-    strategy. A case that errored made no attempts: an error is never counted as an attack that
-    worked, nor as one that failed. None without adversarial attempts."""
-    attempts = [(case.id, attempt) for case in result.cases if case.kind == "adversarial" for attempt in case.attempts]
+    strategy. An errored attempt (and a case that errored before any attempt) is never counted as an
+    attack that worked, nor as one that failed: `errors` counts them. None without adversarial
+    attempts."""
+    cases = [case for case in result.cases if case.kind == "adversarial"]
+    attempts = [(case.id, attempt) for case in cases for attempt in case.attempts if not attempt.error]
     if not attempts:
         return None
     by_case, by_strategy = {}, {}
@@ -53,10 +56,31 @@ def attack_success(result: SuiteResult) -> dict | None:
             counts = table.setdefault(key, [0, 0])
             counts[0] += not attempt.passed
             counts[1] += 1
+    errors = sum(attempt.error for case in cases for attempt in case.attempts)
     return {**_rate(sum(not attempt.passed for _, attempt in attempts), len(attempts)),
-            "errors": sum(case.kind == "adversarial" and case.status == "error" for case in result.cases),
+            "errors": errors + sum(case.status == "error" and not case.attempts for case in cases),
             "by_case": {key: _rate(*counts) for key, counts in by_case.items()},
             "by_strategy": {key: _rate(*counts) for key, counts in by_strategy.items()}}
+
+
+def pass_hat(result: SuiteResult) -> dict | None:
+    """pass^N for each N a case repeats its prompts: of the prompts asked N times, how many passed
+    all N times, of those the errors left decided, with a Wilson 95% interval. None when no case
+    repeats."""
+    counts = {}
+    for case in result.cases:
+        if case.pass_hat:
+            total = counts.setdefault(case.repeats, [0, 0, 0])
+            for index, value in enumerate(case.pass_hat):
+                total[index] += value
+    return {str(n): {"prompts": prompts, "decided": decided, "all_passed": every,
+                     "rate": every / decided if decided else None, "interval": wilson_interval(every, decided)}
+            for n, (every, decided, prompts) in sorted(counts.items())} or None
+
+
+def pass_hat_text(table: dict) -> str:
+    return "; ".join(f"pass^{n} {row['all_passed']}/{row['decided']} = {row['rate']:.1%} (prompts whose {n} repeats "
+                     "all passed)" if row["decided"] else f"pass^{n}: no prompt decided" for n, row in table.items())
 
 
 def attack_text(attacks: dict) -> str:
@@ -67,7 +91,7 @@ def attack_text(attacks: dict) -> str:
         text += "; by strategy: " + ", ".join(f"{name} {rate['successes']}/{rate['attempts']}"
                                                for name, rate in attacks["by_strategy"].items())
     if attacks["errors"]:
-        text += f"; {attacks['errors']} adversarial case(s) errored and are not counted"
+        text += f"; {attacks['errors']} attempt(s) errored and are not counted"
     return text
 
 
@@ -89,7 +113,7 @@ def _failure_text(case) -> str:
     lines = [case.message]
     for number, attempt in enumerate(case.attempts, 1):
         if not attempt.passed:
-            lines.append(f"attempt {number}: {attempt.reason}")
+            lines.append(f"attempt {number}{' (error)' if attempt.error else ''}: {attempt.reason}")
             if "prompt" in attempt.data:
                 lines.append(f"  prompt: {attempt.data['prompt']}")
             if "reply" in attempt.data:
@@ -149,6 +173,9 @@ def markdown(result: SuiteResult, comparison_lines: list[str] | None = None, gat
                      f"{result.gated_rate:.1%} against {suite.pass_rate:.0%}")
     if (attacks := attack_success(result)) is not None:
         text = attack_text(attacks)
+        lines.append(text[0].upper() + text[1:])
+    if (table := pass_hat(result)) is not None:
+        text = pass_hat_text(table)
         lines.append(text[0].upper() + text[1:])
     if (warning := threshold_warning(suite)) is not None:
         lines.append(f"⚠️ {warning}")

@@ -5,7 +5,7 @@
     service: {url: http://127.0.0.1:8000}        # default: the target's url for an aiqa target
     thresholds: {pass_rate: 0.9, gate: point, max_errors: 0}   # pass_rate of the decided cases (default 1.0);
                                                   # gate: point or lower_bound; errors allowed (default 0)
-    defaults: {repeats: 1, min_pass_fraction: 1.0}   # or min_passes: N
+    defaults: {repeats: 1, pass: all}             # or majority, any; or min_passes: N, min_pass_fraction: 0.67
     canary: AIQA-CANARY-...                       # default: a new random one per run
     refusal: {candidate_labels: [refusal, answer], model: ..., hypothesis_template: ..., min_score: 0.9}
     cases: [...]
@@ -18,7 +18,7 @@ from ..comparison import wilson_interval
 import yaml
 
 from .adversarial import AdversarialCase, new_canary, parse_refusal
-from .base import Case, Spec, SuiteError
+from .base import Case, PassRule, Spec, SuiteError, parse_rule
 from .bias import BiasCase
 from .functional import ConsistencyCase, FunctionalCase
 from .targets import Target, build_target, expand_env
@@ -131,11 +131,7 @@ def load_suite(path: str, canary: str | None = None) -> Suite:
         raise SuiteError(f"thresholds.gate: must be one of {', '.join(GATES)}, got {gate!r}")
     thresholds.done()
     defaults = Spec(spec.get("defaults", dict, {}), "defaults")
-    if "min_passes" in defaults.data and "min_pass_fraction" in defaults.data:
-        raise SuiteError("defaults: give min_passes or min_pass_fraction, not both")
-    case_defaults = {"repeats": defaults.positive("repeats", 1),
-                     "min_pass_fraction": defaults.fraction("min_pass_fraction", 1.0),
-                     "min_passes": defaults.positive("min_passes", 1) if "min_passes" in defaults.data else None}
+    case_defaults = {"repeats": defaults.positive("repeats", 1), "rule": parse_rule(defaults, PassRule())}
     defaults.done()
     cases = _cases(spec, case_defaults)
     _check_needs(cases, target, service_url)
