@@ -30,8 +30,8 @@ def test_the_default_profile_generates_on_llama_cpp_with_a_window_a_row(lm, defa
     generation = default_app.test_client().get("/v1/models").json["models"]
     generation = next(model for model in generation if model["name"] == "smollm2")["generation"]
     assert generation["backend"] == "llama.cpp" and lm.llama is not None
-    assert generation["max_rows"] == 16 and generation["max_tokens_in_flight"] == 16384
-    assert generation["window"] == 1024 and "same bits" in generation["reproducible"]
+    assert generation["max_rows"] == 16 and generation["max_tokens_in_flight"] == 32768
+    assert generation["window"] == 2048 and "same bits" in generation["reproducible"]
 
 
 def test_rows_that_join_and_leave_at_different_steps_give_the_texts_each_gives_alone(lm):
@@ -124,9 +124,9 @@ def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm,
 
 
 def test_a_generation_longer_than_a_rows_window_is_a_422_that_names_it(default_app):
-    body = default_app.test_client().post("/v1/generate", json={"prompt": "word " * 1000, "max_new_tokens": 64})
+    body = default_app.test_client().post("/v1/generate", json={"prompt": "word " * 2000, "max_new_tokens": 64})
     assert body.status_code == 422
-    assert "window of 1024 tokens" in str(body.json), body.json
+    assert "window of 2048 tokens" in str(body.json), body.json
 
 
 def make_app(tmp_path, source, options):
@@ -158,6 +158,10 @@ def test_max_tokens_in_flight_is_shared_evenly_between_the_rows(tmp_path):
                                      "max_tokens_in_flight": 2000}).extensions["aiqa.registry"].get("lm", "generate")
     generation = lm.describe()["generation"]
     assert (generation["max_rows"], generation["window"], generation["max_tokens_in_flight"]) == (4, 500, 2000)
+    # a row's window, not the model's 2,048 tokens, bounds one generation
+    from service.contract import InputError
+    with pytest.raises(InputError, match="window of 500 tokens"):
+        lm.generate(prompt="word " * 480, max_new_tokens=64)
     registry = make_app(tmp_path, source, {"generation_backend": "llama.cpp", "max_generation_rows": 4,
                                            "max_tokens_in_flight": 40}).extensions["aiqa.registry"]
     assert "leaves each generation of 'lm' 10 tokens" in registry.slots["lm"].error
