@@ -8,10 +8,13 @@ Errors raise subclasses of aiqa_client.errors.AiqaError, chosen by the problem+j
 every scoring call is one (no state changes, the same request scores the same); generation is one
 only when it is reproducible (greedy, or sampling with a seed); images likewise only with a seed.
 Submitting a job is never retried (a retry could queue it twice); reading or cancelling one is.
+An idempotent call whose kept-alive connection the service closed as the request went out (it
+closes idle ones after a few seconds) is sent once more at once, on a new connection.
 """
 import time
 
 import requests
+import urllib3
 
 from . import __version__
 from .errors import ConnectionFailed, JobCancelled, JobFailed, NotReady, RequestTimedOut, from_response
@@ -35,6 +38,13 @@ def _record(record):
 def _body(**fields) -> dict:
     """The JSON body: the fields that were given (None means "use the server's default")."""
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def _dropped(exc: requests.ConnectionError) -> bool:
+    """Whether a connection was open and then closed under the request ("Connection aborted": reset,
+    or closed before an answer), as a kept-alive one is when the service drops it as the request is
+    sent; not a failure to connect, which says the service is not there."""
+    return isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ProtocolError)
 
 
 class Client:
@@ -69,7 +79,7 @@ class Client:
         idempotent; raise the mapped AiqaError for an error answer."""
         attempt = 0
         while True:
-            response = self._send(method, path, kwargs)
+            response = self._send(method, path, kwargs, idempotent)
             if response.ok:
                 return response
             delay = self.retry.delay(response, attempt) if idempotent else None
@@ -78,14 +88,17 @@ class Client:
             time.sleep(delay)
             attempt += 1
 
-    def _send(self, method: str, path: str, kwargs: dict) -> requests.Response:
+    def _send(self, method: str, path: str, kwargs: dict, idempotent: bool = False) -> requests.Response:
         url = self.base_url + path
-        try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing reached the service
-            raise ConnectionFailed(f"cannot reach {url}: {exc}") from exc
-        except requests.Timeout as exc:
-            raise RequestTimedOut(f"no answer from {url} within {self.timeout}s") from exc
+        for last in (not idempotent, True):
+            try:
+                return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing reached the service
+                if not last and _dropped(exc):
+                    continue  # the pool opens a new connection for the second try
+                raise ConnectionFailed(f"cannot reach {url}: {exc}") from exc
+            except requests.Timeout as exc:
+                raise RequestTimedOut(f"no answer from {url} within {self.timeout}s") from exc
 
     def _post(self, path: str, body: dict, *, idempotent: bool = True) -> dict:
         return self.request("POST", path, json=body, idempotent=idempotent).json()

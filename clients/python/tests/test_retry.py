@@ -78,3 +78,79 @@ def test_backoff_doubles_when_no_retry_after():
     policy = RetryPolicy(retries=3, backoff=0.5, max_wait=30)
     assert [policy.delay(response_with({}, 503), n) for n in range(4)] == [0.5, 1.0, 2.0, None]
     assert policy.delay(response_with({}, 500), 0) is None
+
+
+class DroppingServer:
+    """A raw HTTP/1.1 server whose first connection answers one request, keeps the connection alive,
+    then reads the next request on it and closes it with a reset instead of answering, as a server
+    does that drops an idle kept-alive connection just as the client reuses it. Later connections
+    answer every request."""
+
+    def __init__(self, answer: dict):
+        import json
+        import socket
+        import threading
+        self.body = json.dumps(answer).encode()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests = []  # (connection number, request line)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import socket
+        import struct
+        import threading
+        number = 0
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            number += 1
+            threading.Thread(target=self.handle, args=(connection, number, socket, struct), daemon=True).start()
+
+    def handle(self, connection, number, socket, struct):
+        stream = connection.makefile("rb")
+        served = 0
+        while True:
+            line = stream.readline()
+            if not line:
+                return connection.close()
+            length = 0
+            while (header := stream.readline()) not in (b"\r\n", b""):
+                if header.lower().startswith(b"content-length:"):
+                    length = int(header.split(b":")[1])
+            stream.read(length)
+            self.requests.append((number, line.decode().strip()))
+            if number == 1 and served == 1:
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return connection.close()  # a reset, no answer
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                               + str(len(self.body)).encode() + b"\r\n\r\n" + self.body)
+            served += 1
+
+    def close(self):
+        self.listener.close()
+
+
+def test_an_idempotent_call_on_a_dropped_kept_alive_connection_is_sent_again_on_a_new_one():
+    server = DroppingServer(CLASSIFIED)
+    try:
+        with Client(server.url, retries=0) as client:
+            assert client.classify("first").labels == ["POSITIVE"]
+            assert client.classify("second").labels == ["POSITIVE"]   # dropped on connection 1, then sent on 2
+        assert [number for number, _ in server.requests] == [1, 1, 2]
+    finally:
+        server.close()
+
+
+def test_a_call_that_is_not_idempotent_is_not_sent_again_when_its_connection_drops():
+    server = DroppingServer({"model": "m", "text": "x", "seed": 1})
+    try:
+        with Client(server.url, retries=0) as client:
+            assert client.generate("Once", temperature=0.8).text == "x"
+            with pytest.raises(errors.ConnectionFailed, match="Connection aborted"):
+                client.generate("Once", temperature=0.8)   # sampled without a seed: it might have run
+        assert [number for number, _ in server.requests] == [1, 1]
+    finally:
+        server.close()
