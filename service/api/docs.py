@@ -3,10 +3,13 @@
 Swagger UI's files come from the flask-swagger-ui package (Swagger UI 5, which reads OpenAPI 3.1),
 served by the service itself: the page works offline and loads nothing from a CDN.
 """
+import copy
+import functools
 import importlib.resources
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template_string, send_file
+import yaml
+from flask import Blueprint, Response, current_app, render_template_string, send_file
 
 from ..errors import NotFound
 
@@ -51,10 +54,58 @@ def spec_path() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "openapi.yaml"
 
 
+# A bound that is a server setting is marked in the document: `x-aiqa-setting: {maximum: AIQA_MAX_IMAGES}`.
+SETTING = "x-aiqa-setting"
+
+
+def settings_of(document) -> list[tuple[dict, str, str]]:
+    """(schema, keyword, setting name without AIQA_) for every bound the document marks as a setting."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            found.extend((node, keyword, name.removeprefix("AIQA_")) for keyword, name in node.get(SETTING, {}).items())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(document)
+    return found
+
+
+def with_settings(document: dict, config) -> dict:
+    """A copy of the document whose marked bounds are the values `config` holds: the limits of the
+    server that serves it, so a client (or a generated test) sees what this server accepts."""
+    document = copy.deepcopy(document)
+    for schema, keyword, name in settings_of(document):
+        schema[keyword] = config[name]
+    return document
+
+
 @bp.get("/openapi.yaml")
 def openapi_document():
-    """Serve the OpenAPI document."""
-    return send_file(spec_path(), mimetype="application/yaml", max_age=60)
+    """Serve the OpenAPI document: the file as it is when the server runs with the defaults it states,
+    else with the bounds this server's settings give."""
+    path = spec_path()
+    document = _document(str(path), path.stat().st_mtime_ns)
+    marked = settings_of(document)
+    if all(schema[keyword] == current_app.config[name] for schema, keyword, name in marked):
+        return send_file(path, mimetype="application/yaml", max_age=60)
+    limits = tuple(sorted({(name, current_app.config[name]) for _, _, name in marked}))
+    return Response(_rewritten(str(path), path.stat().st_mtime_ns, limits), mimetype="application/yaml",
+                    headers={"Cache-Control": "public, max-age=60"})
+
+
+@functools.lru_cache(maxsize=4)
+def _document(path: str, mtime_ns: int) -> dict:
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@functools.lru_cache(maxsize=4)
+def _rewritten(path: str, mtime_ns: int, limits: tuple) -> str:
+    return yaml.safe_dump(with_settings(_document(path, mtime_ns), dict(limits)), sort_keys=False,
+                          allow_unicode=True, width=120)
 
 
 @bp.get("/docs")

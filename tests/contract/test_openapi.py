@@ -83,3 +83,27 @@ def test_the_docs_page_loads_its_assets_from_the_service_only(app):
             assert response.status_code == 200 and len(response.data) > 100, asset
     assert client.get("/docs/../openapi.yaml").status_code == 404
     assert client.get("/docs/LICENSE").status_code == 404
+
+
+def test_the_served_document_states_the_limits_the_server_runs_with(spec):
+    from service import create_app
+    from service.api.docs import settings_of, with_settings
+    marked = {name for _, _, name in settings_of(spec)}
+    assert {"MAX_RESAMPLES", "MAX_METRIC_ITEMS", "MAX_ITEMS", "MAX_TEXT_CHARS", "MAX_NEW_TOKENS", "MAX_IMAGE_SIZE",
+            "MAX_IMAGE_STEPS", "MAX_IMAGES"} == marked
+    from service.config import DEFAULTS
+    assert all(schema[keyword] == DEFAULTS[name] for schema, keyword, name in settings_of(spec)), \
+        "the file states the defaults"
+    app = create_app({"LOAD_MODELS": False, "MAX_IMAGES": 2, "MAX_RESAMPLES": 200})
+    with app.test_client().get("/openapi.yaml") as response:
+        assert response.status_code == 200 and response.mimetype == "application/yaml"
+        served = yaml.safe_load(response.data)
+    schemas = served["components"]["schemas"]
+    assert schemas["ImageRequest"]["properties"]["num_images"]["maximum"] == 2
+    assert schemas["Confidence"]["properties"]["resamples"]["maximum"] == 200
+    assert schemas["ImageRequest"]["properties"]["steps"]["maximum"] == DEFAULTS["MAX_IMAGE_STEPS"]
+    query = next(p for p in served["paths"]["/v1/metrics/{name}"]["post"]["parameters"] if p.get("name") == "resamples")
+    assert query["schema"]["maximum"] == 200
+    changed = [(keyword, name) for schema, keyword, name in settings_of(served) if schema[keyword] != DEFAULTS[name]]
+    assert sorted(set(changed)) == [("maximum", "MAX_IMAGES"), ("maximum", "MAX_RESAMPLES")]
+    assert served == with_settings(spec, app.config)   # nothing else differs from the file
