@@ -12,6 +12,7 @@ import yaml
 from flask import Blueprint, Response, current_app, render_template_string, send_file
 
 from ..errors import NotFound
+from ..security import split_setting
 
 bp = Blueprint("docs", __name__)
 
@@ -56,6 +57,7 @@ def spec_path() -> Path:
 
 # A bound that is a server setting is marked in the document: `x-aiqa-setting: {maximum: AIQA_MAX_IMAGES}`.
 SETTING = "x-aiqa-setting"
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 def settings_of(document) -> list[tuple[dict, str, str]]:
@@ -76,10 +78,19 @@ def settings_of(document) -> list[tuple[dict, str, str]]:
 
 def with_settings(document: dict, config) -> dict:
     """A copy of the document whose marked bounds are the values `config` holds: the limits of the
-    server that serves it, so a client (or a generated test) sees what this server accepts."""
+    server that serves it, so a client (or a generated test) sees what this server accepts. With API
+    keys set, a key is required (bearerAuth) on every operation but the exempt ones; without, the
+    file's optional `security` stays."""
     document = copy.deepcopy(document)
     for schema, keyword, name in settings_of(document):
         schema[keyword] = config[name]
+    if split_setting(config["API_KEYS"]):
+        exempt = tuple(prefix.rstrip("/") for prefix in split_setting(config["AUTH_EXEMPT"]))
+        document["security"] = [{"bearerAuth": []}]
+        for path, item in document["paths"].items():
+            if any(path == prefix or path.startswith(prefix + "/") for prefix in exempt):
+                for method in METHODS & set(item):
+                    item[method]["security"] = []
     return document
 
 
@@ -89,11 +100,14 @@ def openapi_document():
     else with the bounds this server's settings give."""
     path = spec_path()
     document = _document(str(path), path.stat().st_mtime_ns)
-    marked = settings_of(document)
-    if all(schema[keyword] == current_app.config[name] for schema, keyword, name in marked):
+    config, marked = current_app.config, settings_of(document)
+    keys = bool(split_setting(config["API_KEYS"]))
+    if not keys and all(schema[keyword] == config[name] for schema, keyword, name in marked):
         return send_file(path, mimetype="application/yaml", max_age=60)
-    limits = tuple(sorted({(name, current_app.config[name]) for _, _, name in marked}))
-    return Response(_rewritten(str(path), path.stat().st_mtime_ns, limits), mimetype="application/yaml",
+    # What the document depends on (a placeholder for the keys: they are never written anywhere).
+    settings = tuple(sorted({(name, config[name]) for _, _, name in marked})) + (
+        ("API_KEYS", "set" if keys else ""), ("AUTH_EXEMPT", ",".join(split_setting(config["AUTH_EXEMPT"]))))
+    return Response(_rewritten(str(path), path.stat().st_mtime_ns, settings), mimetype="application/yaml",
                     headers={"Cache-Control": "public, max-age=60"})
 
 
@@ -103,8 +117,8 @@ def _document(path: str, mtime_ns: int) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def _rewritten(path: str, mtime_ns: int, limits: tuple) -> str:
-    return yaml.safe_dump(with_settings(_document(path, mtime_ns), dict(limits)), sort_keys=False,
+def _rewritten(path: str, mtime_ns: int, settings: tuple) -> str:
+    return yaml.safe_dump(with_settings(_document(path, mtime_ns), dict(settings)), sort_keys=False,
                           allow_unicode=True, width=120)
 
 

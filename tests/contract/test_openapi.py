@@ -107,3 +107,20 @@ def test_the_served_document_states_the_limits_the_server_runs_with(spec):
     changed = [(keyword, name) for schema, keyword, name in settings_of(served) if schema[keyword] != DEFAULTS[name]]
     assert sorted(set(changed)) == [("maximum", "MAX_IMAGES"), ("maximum", "MAX_RESAMPLES")]
     assert served == with_settings(spec, app.config)   # nothing else differs from the file
+
+
+def test_with_api_keys_the_served_document_requires_a_key_but_where_none_is_needed(spec):
+    from service import create_app
+    app = create_app({"LOAD_MODELS": False, "API_KEYS": "k1,k2"})
+    client = app.test_client()
+    with client.get("/openapi.yaml") as response:   # exempt: no key needed to read it
+        assert response.status_code == 200
+        served = yaml.safe_load(response.data)
+        assert b"k1" not in response.data
+    assert spec["security"] == [{}, {"bearerAuth": []}] and served["security"] == [{"bearerAuth": []}]
+    open_paths = {path for path, item in served["paths"].items() for method in METHODS & set(item)
+                  if item[method].get("security") == []}
+    assert open_paths == {"/livez", "/readyz", "/metrics", "/openapi.yaml", "/docs", "/docs/{asset}"}
+    for path in sorted(open_paths - {"/docs/{asset}"}):   # as the server treats them
+        assert client.get(path).status_code != 401, path
+    assert client.get("/v1/models").status_code == 401

@@ -61,12 +61,17 @@ CHECKS = [
     checks.allow_header_conformance,
     checks.missing_required_header,
     checks.unsupported_method,
+    checks.ignored_auth,
 ]
 # What refuses a request the document forbids: besides schemathesis' defaults, 413 (more items or
 # bytes than a limit: the document's maxItems are the server's) and 414 (a request line too long).
 REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "414", "415", "422", "428", "429", "5xx"]
+# The server requires an API key, as its served document then says: ignored_auth checks that each
+# operation that needs one refuses a request without it or with a wrong one.
+KEY = "contract-key"
 CONFIG = SchemathesisConfig.from_dict({
     "seed": 20261203,
+    "auth": {"openapi": {"bearerAuth": {"bearer": KEY}}},
     "generation": {"mode": "all"},
     "checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}},
 })
@@ -94,11 +99,12 @@ def contract_server(tiny_models, tmp_path_factory):
     server.stop()
 
 
-# Small limits keep generated bootstraps and images cheap. The document is read with them, as the
-# server serves it (/openapi.yaml states the limits it runs with): valid data stays within them. The
+# A key, and small limits that keep generated bootstraps and images cheap. The document is read with
+# them, as the server serves it (/openapi.yaml states the limits it runs with): valid data stays within them. The
 # bootstrap's draws (resamples x items, which no schema can bound) are allowed the largest product.
-LIMITS = {"AIQA_MAX_RESAMPLES": "200", "AIQA_MAX_METRIC_ITEMS": "5000", "AIQA_MAX_BOOTSTRAP_DRAWS": "1000000",
-          "AIQA_MAX_IMAGE_SIZE": "64", "AIQA_MAX_IMAGE_STEPS": "2", "AIQA_MAX_IMAGES": "2"}
+LIMITS = {"AIQA_API_KEYS": KEY, "AIQA_MAX_RESAMPLES": "200", "AIQA_MAX_METRIC_ITEMS": "5000",
+          "AIQA_MAX_BOOTSTRAP_DRAWS": "1000000", "AIQA_MAX_IMAGE_SIZE": "64", "AIQA_MAX_IMAGE_STEPS": "2",
+          "AIQA_MAX_IMAGES": "2"}
 # Loaded at collection (no server needed), so each operation is its own test. schemathesis resolves the
 # references of the dict it is given in place (a response's own description over a $ref is lost), so
 # it gets a copy and the check reads the document.
@@ -115,7 +121,8 @@ def test_every_answer_conforms_to_the_document(case, contract_server):
 def test_a_text_with_itself_scores_at_most_1(contract_server):
     """Found by the generated cases: float32 rounding made a text's cosine with itself 1.0000001."""
     pairs = [[text, text] for text in ("0", "hello", "The capital of France is Paris.")]
-    answer = requests.post(contract_server.url + "/v1/similarity", json={"pairs": pairs}, timeout=60)
+    answer = requests.post(contract_server.url + "/v1/similarity", json={"pairs": pairs}, timeout=60,
+                           headers={"Authorization": f"Bearer {KEY}"})
     assert answer.status_code == 200
     assert all(-1 <= score <= 1 for score in answer.json()["scores"]), answer.json()["scores"]
 
