@@ -246,7 +246,11 @@ def main():
             for phase in (order if number % 2 == 0 else order[::-1]):
                 for w in WORKLOADS:
                     results[phase][w].append(phases[phase](w))
-            print(f"  round {number + 1} of {args.rounds} done", flush=True)
+            # Each round's figures as it ends, so a run cut short (a time-limited GPU machine) still says them.
+            last = {phase: {w: results[phase][w][-1]["throughput"] for w in WORKLOADS} for phase in phases}
+            print(f"  round {number + 1} of {args.rounds}: " + "; ".join(
+                f"{w} items/s " + " ".join(f"{phase} {last[phase][w]:.1f}" for phase in phases)
+                + f", batching/unbatched {last['batching'][w] / last['unbatched'][w]:.2f}" for w in WORKLOADS), flush=True)
     finally:
         for server in servers.values():
             server.stop()

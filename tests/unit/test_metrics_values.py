@@ -17,6 +17,7 @@ from sklearn import metrics as skm
 from service import create_app, scoring
 from service.errors import ValidationFailed
 from service.scoring import loader
+from service.scoring.inputs import _describe, numbers
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = ["mae", "mse", "r_squared", "pearsonr", "spearmanr"]
@@ -122,6 +123,28 @@ def test_what_a_metric_cannot_take_is_a_422_naming_the_field(name, predictions, 
     assert field in raised.value.errors
     message = raised.value.detail
     assert "nan" not in message.lower()
+
+
+@given(st.lists(st.one_of(st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
+                         st.sampled_from([0, 1, 0.0, 1.0])), min_size=1, max_size=40),
+       st.integers(0, 40), st.sampled_from([True, False, None, "1", [1.0], {"x": 1}]))
+@SETTINGS
+def test_a_number_list_is_taken_as_float64_and_anything_else_in_it_is_named_by_index(values, position, intruder):
+    """Numbers come through exactly as numpy converts them; true and false are refused even among the
+    0s and 1s they would equal, and so is a string, a null, a list or an object, at its index."""
+    converted = numbers(values, "predictions")
+    assert converted.dtype == np.float64 and converted.tolist() == np.asarray(values, dtype=np.float64).tolist()
+    mixed = values[:position] + [intruder] + values[position:]
+    with pytest.raises(ValidationFailed) as raised:
+        numbers(mixed, "predictions")
+    index = min(position, len(values))
+    assert raised.value.errors == {"predictions": [f"Item {index} is {_describe(intruder)}; must be a number."]}
+
+
+def test_an_integer_beyond_a_float_is_a_422_naming_its_index():
+    with pytest.raises(ValidationFailed) as raised:
+        numbers([1, 2.5, 10**309], "references")
+    assert raised.value.errors == {"references": ["Item 2 is out of range for a 64-bit float."]}
 
 
 def test_params_are_strict():
