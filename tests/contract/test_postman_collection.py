@@ -50,3 +50,26 @@ def test_there_is_a_chatbot_test_folder_and_an_environment_for_url_and_key():
     assert len(folders["Chatbot test"]["item"]) >= 3
     assert {"baseUrl", "apiKey"} <= {value["key"] for value in ENVIRONMENT["values"]}
     assert COLLECTION["auth"]["bearer"][0]["value"] == "{{apiKey}}"
+
+
+def metrics_computed(item) -> set:
+    """The metrics a request computes: the one in its /v1/metrics/<name> path, those its body names."""
+    request = item["request"]
+    if request["method"] != "POST":
+        return set()
+    path = request["url"]["raw"].replace("{{baseUrl}}", "").split("?")[0]
+    named = {path.rsplit("/", 1)[1]} if re.fullmatch(r"/v1/metrics/[a-z_0-9]+", path) else set()
+    named -= {"compare", "fairness"}  # operations, not metrics
+    try:
+        body = json.loads(request.get("body", {}).get("raw") or "{}")
+    except json.JSONDecodeError:  # a CSV table
+        return named
+    listed = body.get("metrics", []) if path == "/v1/metrics" else []
+    return named | {m if isinstance(m, str) else m["name"] for m in listed} | (
+        {body["metric"]} if path == "/v1/metrics/compare" else set())
+
+
+def test_every_metric_of_the_catalog_is_computed_by_a_request():
+    from service.scoring.specs import SPECS
+    computed = set().union(*map(metrics_computed, requests_of(COLLECTION["item"])))
+    assert set(SPECS) - computed == set()

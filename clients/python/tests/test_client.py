@@ -82,6 +82,41 @@ def test_metrics(client):
     assert set(fairness.groups) == {"m", "f"} and fairness.demographic_parity_difference == pytest.approx(0.5)
 
 
+def test_the_whole_catalog_through_the_client(client):
+    """Every metric of the catalog answers through Client.metric / metrics / compare in its own input
+    shape: squad's records, roc_auc's scores, lists of references, numbers."""
+    names = {m.name for m in client.list_metrics()}
+    assert {"squad", "squad_v2", "wer", "cer", "ter", "google_bleu", "roc_auc", "brier_score", "mae", "mse",
+            "r_squared", "pearsonr", "spearmanr"} <= names
+    references = [{"id": "q1", "answers": {"text": ["Paris"], "answer_start": [0]}},
+                  {"id": "q2", "answers": {"text": [], "answer_start": []}}]
+    squad = client.metric("squad", [{"id": "q1", "prediction_text": "paris"}], references[:1])
+    assert squad.result == {"exact_match": 100.0, "f1": 100.0}
+    v2 = client.metric("squad_v2", [{"id": "q1", "prediction_text": "Paris", "no_answer_probability": 0.1},
+                                    {"id": "q2", "prediction_text": "", "no_answer_probability": 0.9}], references)
+    assert (v2.result["exact"], v2.result["HasAns_total"], v2.result["NoAns_total"]) == (100.0, 1, 1)
+    with pytest.raises(errors.ValidationFailed) as missing:
+        client.metric("squad", [{"id": "q9", "prediction_text": "Paris"}], references[:1])
+    assert "'q1'" in missing.value.detail and "predictions" in missing.value.errors  # the unanswered question
+    text = client.metrics(["wer", "cer"], ["hello there world", "abd"], ["hello world", "abc"])
+    assert [r.value() for r in text] == pytest.approx([2 / 3, 7 / 14])
+    ter, gleu = client.metrics(["ter", "google_bleu"], ["the cat sat on the mat"],
+                               [["the cat sat on the mat", "a cat sat on a mat"]])
+    assert (ter.result["score"], gleu.value()) == (0.0, 1.0)
+    assert client.metric("brier_score", [0.1, 0.8], [0, 1]).value() == pytest.approx((0.01 + 0.04) / 2)
+    predicted, actual = [1.0, 2.0, 3.5, 4.0], [1.5, 2.0, 3.0, 5.0]
+    numbers = client.metrics(["mae", {"name": "mse", "params": {"squared": False}}, "r_squared",
+                              {"name": "pearsonr", "params": {"return_pvalue": True}}, "spearmanr"],
+                             predicted, actual)
+    assert numbers[0].value() == pytest.approx(0.5)
+    assert numbers[1].value() == pytest.approx((0.25 + 0 + 0.25 + 1) ** 0.5 / 2)
+    assert numbers[2].value() == pytest.approx(1 - 1.5 / sum((a - 2.875) ** 2 for a in actual))
+    assert set(numbers[3].result) == {"pearsonr", "p-value"} and numbers[4].value() == pytest.approx(1.0)
+    compared = client.compare("wer", ["hello world", "a b c"], ["hello there world", "a b c"],
+                              ["hello world", "a b c"], resamples=200, seed=0)
+    assert (compared.key, compared.a, compared.b) == ("wer", 0.0, pytest.approx(1 / 5))
+
+
 def test_seqeval_table_upload(client):
     table = "token,reference,prediction\nJohn,B-PER,B-PER\nlives,O,O\nin,O,O\nParis,B-LOC,O\n"
     answer = client.metric_table("seqeval", table)
