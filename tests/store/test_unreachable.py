@@ -69,3 +69,35 @@ def test_recording_resumes_once_the_database_is_back_without_a_restart(postgres_
     assert [r["id"] for r in api.get("/v1/runs").get_json()["runs"]] == ["late"]
     assert api.get("/readyz").get_json()["store"] == {"state": "ready"}
     app.extensions["aiqa.store"].engine.dispose()
+
+
+def _drop_connections(postgres_server, database: str) -> int:
+    """What a database restart does to a pool: the server ends every session of `database`."""
+    with postgres_server.connect() as admin:
+        admin.autocommit = True
+        return len(admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchall())
+
+
+def test_writes_and_reads_after_the_database_dropped_the_pooled_connections(postgres_server, tmp_path):
+    """A pooled connection the server ended (a restart) costs no request: the pool pings a connection
+    before handing it out and replaces one that does not answer."""
+    from runs_data import run
+    from service import create_app
+    from sqlalchemy.engine import make_url
+    url = postgres_server.create_database("dropped_connections")
+    name = make_url(url).database
+    app = create_app({"LOAD_MODELS": False, "CACHE_DIR": str(tmp_path), "DATABASE_URL": url})
+    api = app.test_client()
+    evaluation = {"predictions": [0, 1], "references": [0, 1], "record": {"name": "n"}}
+    assert api.post("/v1/runs", json=run(["passed"], run_id="before")).status_code == 201
+    assert _drop_connections(postgres_server, name) >= 1
+    answer = api.post("/v1/runs", json=run(["passed"], run_id="after"))
+    assert answer.status_code == 201, answer.get_json()
+    assert _drop_connections(postgres_server, name) >= 1
+    assert api.post("/v1/metrics/accuracy", json=evaluation).status_code == 200
+    assert _drop_connections(postgres_server, name) >= 1
+    listed = api.get("/v1/runs")
+    assert listed.status_code == 200 and [r["id"] for r in listed.get_json()["runs"]] == ["after", "before"]
+    assert len(api.get("/v1/evaluations").get_json()["evaluations"]) == 1
+    app.extensions["aiqa.store"].engine.dispose()
