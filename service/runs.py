@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from datetime import datetime
 
-from aiqa_client.comparison import compare_runs, target_key
+from aiqa_client.comparison import GATES, compare_runs, target_key
 
 from .errors import PayloadTooLarge, ValidationFailed
 from .store.pages import as_stored, now
@@ -172,8 +172,8 @@ def _report_fields(errors, body: dict, counts: dict) -> None:
     for key, nullable in (("file", False), ("service", True), ("canary", True)):
         if key in body and not (isinstance(body[key], str) or (body[key] is None and nullable)):
             errors.add(key, "Must be a string or null." if nullable else "Must be a string.")
-    if "pass_rate_gate" in body and body["pass_rate_gate"] not in ("point", "lower_bound"):
-        errors.add("pass_rate_gate", "Must be point or lower_bound.")
+    if "pass_rate_gate" in body and body["pass_rate_gate"] not in GATES:
+        errors.add("pass_rate_gate", f"Must be {' or '.join(GATES)}.")
     if "max_errors" in body and not (_integer(body["max_errors"]) and body["max_errors"] >= 0):
         errors.add("max_errors", "Must be an integer, 0 or more.")
     if "warnings" in body and not (isinstance(body["warnings"], list)

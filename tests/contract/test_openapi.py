@@ -124,3 +124,8 @@ def test_with_api_keys_the_served_document_requires_a_key_but_where_none_is_need
     for path in sorted(open_paths - {"/docs/{asset}"}):   # as the server treats them
         assert client.get(path).status_code != 401, path
     assert client.get("/v1/models").status_code == 401
+
+
+def test_the_documented_pass_rate_gates_are_the_ones_runner_and_service_know(spec):
+    from aiqa_client.comparison import GATES
+    assert spec["components"]["schemas"]["RunRequest"]["properties"]["pass_rate_gate"]["enum"] == list(GATES)

@@ -27,6 +27,8 @@ PASSED, FAILED, ERROR = "passed", "failed", "error"
 FLIPS = ("pass->fail", "fail->pass", "into error", "out of error", "error in both", "new", "removed", "unchanged")
 REGRESSED, IMPROVED, NO_CHANGE, TOO_FEW = "regressed", "improved", "no significant change", "too few paired cases"
 ALPHA, LEVEL, RESAMPLES = 0.05, 0.95, 2000
+# What a suite's pass-rate threshold is held to: the pass rate itself, or its Wilson lower bound.
+GATES = ("point", "lower_bound")
 
 
 def target_key(target: dict) -> str:

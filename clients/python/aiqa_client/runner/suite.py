@@ -14,7 +14,7 @@ Every error names the offending path, e.g. `cases[2].expect[0]: unknown check 'c
 import os
 from dataclasses import dataclass
 
-from ..comparison import wilson_interval
+from ..comparison import GATES, wilson_interval
 import yaml
 
 from .adversarial import AdversarialCase, new_canary, parse_refusal
@@ -39,10 +39,6 @@ class Suite:
     refusal: dict
     gate: str = "point"   # "point": the pass rate itself; "lower_bound": its Wilson 95% lower bound
     max_errors: int = 0   # cases that may error (not decided) before the thresholds fail
-
-
-# How the pass rate is held to its threshold (thresholds.gate).
-GATES = ("point", "lower_bound")
 
 
 def threshold_warning(suite: Suite) -> str | None:
