@@ -7,12 +7,13 @@
 3. Comparing two 200-case runs (GET /v1/runs/{id}/compare?baseline=latest) in those two stores.
    Target: 10,000 / 10 <= 1.5.
 
-Rounds are interleaved (A then B, then B then A, ...) so drift in the machine's load falls on both
-sides; each figure is the median of the rounds' per-request times, with the spread (min-max of the
-rounds) beside it. PostgreSQL is AIQA_TEST_DATABASE_URL when set, else a throwaway cluster the
+Within each round the two sides take turns request by request (A B, then B A, ...), so drift and
+bursts of load on the machine fall on both; a round gives each side the median of its requests'
+times, and each ratio is computed per round and printed as the median of the rounds with its
+min-max; the times are printed as the median of the rounds with their min-max. PostgreSQL is AIQA_TEST_DATABASE_URL when set, else a throwaway cluster the
 script starts itself (as the tests do).
 
-    .venv/bin/python bench/bench_records.py [--rounds 9] [--requests 20] [--backends sqlite,postgresql]
+    .venv/bin/python bench/bench_records.py [--rounds 15] [--requests 20] [--backends sqlite,postgresql]
 """
 import argparse
 import datetime
@@ -88,13 +89,19 @@ class Caller:
         return elapsed
 
 
-def interleaved(rounds: int, sides: dict) -> dict:
-    """{name: [per-request seconds of each round]}: each round runs every side once, in alternating order."""
+def interleaved(rounds: int, per_round: int, sides: dict) -> dict:
+    """{name: [the median per-request seconds of each round]}. Within a round the sides take turns
+    request by request (A B, then B A, ...), so a burst of load on the machine falls on both; a
+    round's median is not moved by one slow request."""
     timings = {name: [] for name in sides}
     names = list(sides)
-    for round_number in range(rounds):
-        for name in (names if round_number % 2 == 0 else names[::-1]):
-            timings[name].append(sides[name]())
+    for _ in range(rounds):
+        times = {name: [] for name in sides}
+        for number in range(per_round):
+            for name in (names if number % 2 == 0 else names[::-1]):
+                times[name].append(sides[name]())
+        for name in sides:
+            timings[name].append(statistics.median(times[name]))
     return timings
 
 
@@ -102,8 +109,10 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:8.2f} ms  ({min(values) * 1000:.2f}-{max(values) * 1000:.2f})"
 
 
-def ratio(a: list[float], b: list[float]) -> float:
-    return statistics.median(a) / statistics.median(b)
+def ratio(a: list[float], b: list[float]) -> tuple[float, str]:
+    """The median of the per-round ratios a/b, and their spread as printed."""
+    ratios = [x / y for x, y in zip(a, b)]
+    return statistics.median(ratios), f"({min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} rounds)"
 
 
 def start_server(tmp: Path, database_url: str, app: str = "service:create_app()"):
@@ -134,17 +143,19 @@ def recording(backend: str, url: str, tmp: Path, rounds: int, per_round: int) ->
             return bodies[kind].replace("run-0000000", f"run-{number:07d}", 1).encode()
 
         def side(path: str, status: int):
-            return lambda: statistics.fmean(caller.call("POST", path, body_for(path), status) for _ in range(per_round))
+            return lambda: caller.call("POST", path, body_for(path), status)
 
         for path, status in (("/bench/discard", 201), ("/v1/runs", 201)):  # warm both paths
-            side(path, status)()
-        timings = interleaved(rounds, {"discard": side("/bench/discard", 201), "record": side("/v1/runs", 201)})
+            for _ in range(per_round):
+                side(path, status)()
+        timings = interleaved(rounds, per_round, {"discard": side("/bench/discard", 201),
+                                                  "record": side("/v1/runs", 201)})
     finally:
         server.stop()
     print(f"  parse and discard   {summary(timings['discard'])}")
     print(f"  record (201)        {summary(timings['record'])}")
-    result = ratio(timings["record"], timings["discard"])
-    print(f"  record / discard    {result:8.2f}   (target <= 2)")
+    result, spread = ratio(timings["record"], timings["discard"])
+    print(f"  record / discard    {result:8.2f}   {spread}   (target <= 2)")
     return result
 
 
@@ -199,22 +210,19 @@ def listing(backend: str, urls: dict, tmp: Path, rounds: int, per_round: int) ->
                   for size in urls}
 
         def side(size: int):
-            def one_round():
-                caller = callers[size]
-                return statistics.fmean(
-                    caller.call("GET", "/v1/runs?suite=suite-07&limit=50") + caller.call("GET", f"/v1/runs/{middle[size]}")
-                    for _ in range(per_round))
-            return one_round
+            caller = callers[size]
+            return lambda: (caller.call("GET", "/v1/runs?suite=suite-07&limit=50")
+                            + caller.call("GET", f"/v1/runs/{middle[size]}"))
 
         def comparing(size: int):
-            return lambda: statistics.fmean(callers[size].call("GET", "/v1/runs/cmp-1/compare?baseline=latest")
-                                            for _ in range(max(1, per_round // 5)))
+            return lambda: callers[size].call("GET", "/v1/runs/cmp-1/compare?baseline=latest")
 
         for size in urls:
-            side(size)()
-            comparing(size)()
-        timings = interleaved(rounds, {size: side(size) for size in urls})
-        compare_timings = interleaved(rounds, {size: comparing(size) for size in urls})
+            for _ in range(5):
+                side(size)()
+                comparing(size)()
+        timings = interleaved(rounds, per_round, {size: side(size) for size in urls})
+        compare_timings = interleaved(rounds, max(1, per_round // 5), {size: comparing(size) for size in urls})
     finally:
         for server in servers.values():
             server.stop()
@@ -222,12 +230,12 @@ def listing(backend: str, urls: dict, tmp: Path, rounds: int, per_round: int) ->
     print(f"  list 50 + get one, {small:>6} runs   {summary(timings[small])}   (the page holds all {small})")
     print(f"  list 50 + get one, {large:>6} runs   {summary(timings[large])}   (the page holds 50 of "
           f"{large // SUITES})")
-    result = ratio(timings[large], timings[small])
-    print(f"  {large} / {small}             {result:8.2f}   (target <= 1.5)")
+    result, spread = ratio(timings[large], timings[small])
+    print(f"  {large} / {small}             {result:8.2f}   {spread}   (target <= 1.5)")
     print(f"  compare two 200-case runs, {small:>6} runs   {summary(compare_timings[small])}")
     print(f"  compare two 200-case runs, {large:>6} runs   {summary(compare_timings[large])}")
-    compared = ratio(compare_timings[large], compare_timings[small])
-    print(f"  {large} / {small}             {compared:8.2f}   (target <= 1.5)")
+    compared, spread = ratio(compare_timings[large], compare_timings[small])
+    print(f"  {large} / {small}             {compared:8.2f}   {spread}   (target <= 1.5)")
     return result, compared
 
 
@@ -238,7 +246,7 @@ def postgres(tmp: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=20, help="requests per side per round")
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the large store")
     parser.add_argument("--backends", default="sqlite,postgresql")
