@@ -364,9 +364,9 @@ class CausalLM(ModelWrapper):
         """The most tokens (prompts plus max_new_tokens) of the generations running at once: the
         profile's `max_tokens_in_flight`, or as many full windows as rows. llama.cpp allocates a
         cache of max_tokens_in_flight / rows tokens for each row up front (default
-        LLAMA_TOKENS_IN_FLIGHT in all, a window at most a row)."""
+        LLAMA_TOKENS_IN_FLIGHT in all, a window at most a row); with batching off one row runs."""
         if self.llama is not None:
-            return self.llama.rows * self.llama.window
+            return min(self.llama.rows, self.max_generation_rows) * self.llama.window
         if "max_tokens_in_flight" in self.spec.options:
             return int(self.spec.options["max_tokens_in_flight"])
         return self.max_generation_rows * self.max_length

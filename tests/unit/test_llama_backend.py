@@ -129,11 +129,11 @@ def test_a_generation_longer_than_a_rows_window_is_a_422_that_names_it(default_a
     assert "window of 2048 tokens" in str(body.json), body.json
 
 
-def make_app(tmp_path, source, options):
+def make_app(tmp_path, source, options, **config):
     from service import create_app
     profile = write_profile(tmp_path / "p.yaml", [{"name": "lm", "task": "causal-lm", "source": source,
                                                    "options": {"dtype": "float32", **options}}])
-    return create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "STORE": False})
+    return create_app({"MODELS": profile, "LOAD_IN_BACKGROUND": False, "STORE": False, **config})
 
 
 @pytest.mark.parametrize("options, error", [
@@ -165,6 +165,11 @@ def test_max_tokens_in_flight_is_shared_evenly_between_the_rows(tmp_path):
     registry = make_app(tmp_path, source, {"generation_backend": "llama.cpp", "max_generation_rows": 4,
                                            "max_tokens_in_flight": 40}).extensions["aiqa.registry"]
     assert "leaves each generation of 'lm' 10 tokens" in registry.slots["lm"].error
+    # With batching off one generation runs at a time: one row's window is all that is in flight.
+    lm = make_app(tmp_path, source, {"generation_backend": "llama.cpp", "max_generation_rows": 4,
+                                     "max_tokens_in_flight": 2000}, BATCHING=False).extensions["aiqa.registry"].get("lm", "generate")
+    generation = lm.describe()["generation"]
+    assert (generation["batching"], generation["max_rows"], generation["max_tokens_in_flight"]) == ("off", 1, 500)
 
 
 def test_a_prefix_held_by_another_slot_is_copied_into_the_lowest_free_one_to_the_same_logits(lm):
