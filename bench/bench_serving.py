@@ -227,8 +227,12 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=12, help="requests per client per phase and round")
     parser.add_argument("--lm-batch", type=int, default=8, help="the LM's max_batch_size in the service")
-    parser.add_argument("--max-wait-ms", type=float, default=5.0,
+    from service.config import DEFAULTS
+    parser.add_argument("--max-wait-ms", type=float, default=DEFAULTS["MAX_WAIT_MS"],
                         help="AIQA_MAX_WAIT_MS of the batching phase: how long a batch waits for company")
+    parser.add_argument("--max-gap-ms", type=float, default=DEFAULTS["MAX_GAP_MS"],
+                        help="AIQA_MAX_GAP_MS of the batching phase: a batch also stops waiting once no request "
+                             "has come for this long (0: off)")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers of the aiqa server phases")
     parser.add_argument("--engine", choices=("inline", "process"), default="inline",
                         help="AIQA_ENGINE of the aiqa server phases: models in each worker, or in one model "
@@ -249,7 +253,8 @@ def main():
     raw = Raw(args.profile, args.clients * args.requests)
     servers, info = {}, {}
     try:
-        for name, env in (("batching", {"AIQA_BATCHING": "true", "AIQA_MAX_WAIT_MS": str(args.max_wait_ms)}),
+        for name, env in (("batching", {"AIQA_BATCHING": "true", "AIQA_MAX_WAIT_MS": str(args.max_wait_ms),
+                                       "AIQA_MAX_GAP_MS": str(args.max_gap_ms)}),
                           ("unbatched", {"AIQA_BATCHING": "false"})):
             (tmp / name).mkdir()
             servers[name], info[name] = serve(tmp / name, env, args)
@@ -276,7 +281,8 @@ def main():
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     kind = "synthetic GPT-2-small/BERT-base" if args.synthetic else "default profile"
     print(f"\n{args.clients} clients x {args.requests} requests x {args.rounds} rounds, {kind}, {device}, "
-          f"{args.workers} worker(s), engine {args.engine}, batches wait up to {args.max_wait_ms:g} ms")
+          f"{args.workers} worker(s), engine {args.engine}, batches wait up to {args.max_wait_ms:g} ms"
+          f"{f', or {args.max_gap_ms:g} ms after the newest request' if args.max_gap_ms else ''}")
     print(f"ready after start (GGUF conversion cached): {info['batching']['ready_s']:.1f} s; RSS of the workers"
           f"{' and the model process' if args.engine == 'process' else ''} {info['batching']['rss_mb']:.0f} MB")
     print(f"{'workload':<11} {'phase':<10} {'items/s median (min-max)':>26} {'p50 ms':>8} {'p95 ms':>8} "

@@ -1,7 +1,8 @@
 """Dynamic batching with backpressure, one Batcher per model and kind of work.
 
 Concurrent requests put their items on a bounded queue; one thread per batcher gathers up to
-max_batch_size items (waiting at most max_wait_ms after the oldest arrived), runs them as one
+max_batch_size items (waiting at most max_wait_ms after the oldest arrived, and with max_gap_ms set,
+no longer than that after the newest: arrivals that pause end the wait), runs them as one
 forward pass and hands each request its own results. Items of similar length run together to limit
 padding, the oldest item always in the next batch (no starvation). A request larger than
 max_batch_size is split across batches. A full queue answers 429 at once; a request that waits
@@ -58,7 +59,8 @@ DEFAULT_MAX_BATCH_SIZE = 8  # a profile's options.max_batch_size, when it gives 
 @dataclass
 class BatchSettings:
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
-    max_wait_ms: float = 5.0
+    max_wait_ms: float = 20.0
+    max_gap_ms: float = 3.0  # above 0: stop waiting once no item has arrived for this long
     max_queue: int = 256
     timeout_s: float = 60.0
     merge: bool = True  # False: never put two requests in one batch
@@ -151,7 +153,13 @@ class Batcher:
                 self._cond.wait()
             if settings.merge:
                 deadline = self._pending[0].enqueued + settings.max_wait_ms / 1000
-                while len(self._pending) < settings.max_batch_size and (left := deadline - time.monotonic()) > 0:
+                while len(self._pending) < settings.max_batch_size:
+                    until = deadline
+                    if settings.max_gap_ms > 0:
+                        until = min(deadline, self._pending[-1].enqueued + settings.max_gap_ms / 1000)
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
                     self._cond.wait(left)
                 batch = self._choose(self._pending[:settings.max_batch_size * GROUPING_WINDOW])
             else:

@@ -34,9 +34,12 @@ DEFAULTS = {
     # requests); `process`, in one model process per server that every worker hands its model calls
     # to, so all requests meet in the same batches and each GPU holds one copy (service/model_process).
     "ENGINE": "inline",
-    # Dynamic batching per model (options max_batch_size, max_wait_ms, max_queue override these).
+    # Dynamic batching per model (options max_batch_size, max_wait_ms, max_gap_ms, max_queue override these).
     "BATCHING": True,
-    "MAX_WAIT_MS": 5.0,
+    # A batch waits up to MAX_WAIT_MS after its oldest item for company, and stops once none has
+    # arrived for MAX_GAP_MS (0: no such stop): bursts fill a batch, a lone request waits the gap only.
+    "MAX_WAIT_MS": 20.0,
+    "MAX_GAP_MS": 3.0,
     "MAX_QUEUE": 256,
     # A request whose work has not finished after this many seconds gets 504 and is dropped.
     "REQUEST_TIMEOUT_S": 60.0,

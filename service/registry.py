@@ -226,6 +226,7 @@ class ModelRegistry(ModelLookup):
         return BatchSettings(
             max_batch_size=int(options.get("max_batch_size", DEFAULT_MAX_BATCH_SIZE)),
             max_wait_ms=float(options.get("max_wait_ms", config["MAX_WAIT_MS"])),
+            max_gap_ms=float(options.get("max_gap_ms", config["MAX_GAP_MS"])),
             max_queue=int(options.get("max_queue", config["MAX_QUEUE"])),
             timeout_s=float(config["REQUEST_TIMEOUT_S"]),
             max_work_s=float(config["MAX_WORK_S"]) or None,

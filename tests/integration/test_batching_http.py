@@ -40,7 +40,7 @@ def server_with(tmp_path, tiny_models, **env):
     profile = write_profile(tmp_path / "p.yaml", [
         # The plain QA prompt: the 64-token window cannot hold the chat template's.
         {"name": "tiny-lm", "task": "causal-lm", "source": f"dir:{tiny_models['gpt2-lm']}",
-         "options": {"max_batch_size": 8, "max_wait_ms": 20, "chat_template": False}},
+         "options": {"max_batch_size": 8, "max_wait_ms": 20, "max_gap_ms": 0, "chat_template": False}},
     ])
     return LiveServer(tmp_path, env={"AIQA_MODELS": profile, **env}).start()
 

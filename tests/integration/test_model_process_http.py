@@ -23,9 +23,10 @@ BURST = 16  # requests sent at once, one pair (two texts) each: one full batch o
 @pytest.fixture(scope="module")
 def engine_server(tiny_models, tmp_path_factory):
     extra = [
-        # Waits up to 3 s for a full batch of BURST, so a burst from both workers is one batch.
+        # Waits up to 3 s for a full batch of BURST (however long between arrivals: no gap), so a
+        # burst from both workers is one batch.
         {"name": "tiny-embed", "task": "embeddings", "source": f"dir:{tiny_models['bert-classifier']}",
-         "options": {"max_batch_size": 2 * BURST, "max_wait_ms": 3000}},
+         "options": {"max_batch_size": 2 * BURST, "max_wait_ms": 3000, "max_gap_ms": 0}},
         {"name": "tiny-sd", "task": "text-to-image", "source": f"dir:{tiny_models['stable-diffusion']}"},
     ]
     tmp = tmp_path_factory.mktemp("engine")

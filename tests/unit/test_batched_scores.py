@@ -13,7 +13,7 @@ TEXTS = ["Hi there", "A somewhat longer sentence with several more tokens in it 
 
 @pytest.fixture(scope="module")
 def registry(tiny_models, tmp_path_factory):
-    options = {"max_batch_size": 4, "max_wait_ms": 50, "dtype": "float32"}
+    options = {"max_batch_size": 4, "max_wait_ms": 50, "max_gap_ms": 0, "dtype": "float32"}
     path = write_profile(tmp_path_factory.mktemp("b") / "batch.yaml", [
         {"name": "b-lm", "task": "causal-lm", "source": f"dir:{tiny_models['gpt2-lm']}", "options": options},
         {"name": "b-classifier", "task": "text-classification", "source": f"dir:{tiny_models['bert-classifier']}",

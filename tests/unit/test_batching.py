@@ -46,6 +46,35 @@ def test_concurrent_requests_get_their_own_answers_in_order():
     assert any(len(b) > 1 for b in fn.batches), "concurrent requests were never merged"
 
 
+def test_with_a_gap_set_a_batch_closes_when_arrivals_pause_not_at_max_wait():
+    """max_gap_ms: requests arriving closer together than the gap share a batch; once none has come
+    for the gap, the batch runs, long before max_wait_ms (10 s here) would have ended the wait."""
+    import time
+    fn = Recorder()
+    batcher = make("t-gap", fn, BatchSettings(max_batch_size=8, max_wait_ms=10_000, max_gap_ms=1000))
+    started = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        futures = []
+        for n in (1, 2, 3):
+            futures.append(pool.submit(batcher.submit, [n]))
+            time.sleep(0.05)
+        assert [f.result() for f in futures] == [[1], [4], [9]]
+    assert len(fn.batches) == 1 and sorted(fn.batches[0]) == [1, 2, 3]
+    assert time.monotonic() - started < 8
+    alone = time.monotonic()
+    assert batcher.submit([5]) == [25] and time.monotonic() - alone < 8  # a lone request: the gap, not 10 s
+    assert fn.batches[-1] == [5]
+
+
+def test_without_a_gap_a_lone_request_waits_max_wait():
+    import time
+    fn = Recorder()
+    batcher = make("t-nogap", fn, BatchSettings(max_batch_size=8, max_wait_ms=300, max_gap_ms=0))
+    started = time.monotonic()
+    assert batcher.submit([2]) == [4]
+    assert time.monotonic() - started >= 0.3
+
+
 def test_large_request_is_split_never_oversized():
     fn = Recorder()
     batcher = make("t-split", fn, BatchSettings(max_batch_size=4, max_wait_ms=0))

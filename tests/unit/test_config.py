@@ -32,3 +32,15 @@ def test_defaults_apply_and_cache_dir_is_expanded():
     app = create_app({"LOAD_MODELS": False})
     assert app.config["MAX_TEXT_CHARS"] == DEFAULTS["MAX_TEXT_CHARS"]
     assert not app.config["CACHE_DIR"].startswith("~")
+
+
+def test_batch_waits_come_from_the_environment_and_a_model_option_wins(monkeypatch):
+    from service.contract import ModelSpec
+    monkeypatch.setenv("AIQA_MAX_WAIT_MS", "20")
+    monkeypatch.setenv("AIQA_MAX_GAP_MS", "3")
+    registry = create_app({"LOAD_MODELS": False}).extensions["aiqa.registry"]
+    settings = registry.batch_settings(ModelSpec("m", "embeddings"))
+    assert (settings.max_wait_ms, settings.max_gap_ms) == (20.0, 3.0)
+    settings = registry.batch_settings(ModelSpec("m", "embeddings", options={"max_gap_ms": 0}))
+    assert (settings.max_wait_ms, settings.max_gap_ms) == (20.0, 0.0)
+    assert (DEFAULTS["MAX_WAIT_MS"], DEFAULTS["MAX_GAP_MS"]) == (20.0, 3.0)
