@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from .admission import CostModel, batches_of
 from .compute import COMPUTE
+from .config import DEFAULTS
 from .errors import ModelUnavailable, Overloaded, Timeout
 from .observability import QUEUE_DEPTH, QUEUE_DURATION
 
@@ -59,10 +60,11 @@ DEFAULT_MAX_BATCH_SIZE = 8  # a profile's options.max_batch_size, when it gives 
 @dataclass
 class BatchSettings:
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
-    max_wait_ms: float = 20.0
-    max_gap_ms: float = 3.0  # above 0: stop waiting once no item has arrived for this long
-    max_queue: int = 256
-    timeout_s: float = 60.0
+    # The service's defaults (service/config.py), one home for each; a profile or AIQA_* overrides them.
+    max_wait_ms: float = DEFAULTS["MAX_WAIT_MS"]
+    max_gap_ms: float = DEFAULTS["MAX_GAP_MS"]  # above 0: stop waiting once no item has arrived for this long
+    max_queue: int = DEFAULTS["MAX_QUEUE"]
+    timeout_s: float = DEFAULTS["REQUEST_TIMEOUT_S"]
     merge: bool = True  # False: never put two requests in one batch
     max_work_s: float | None = None  # refuse work estimated over this (None: timeout_s)
 
