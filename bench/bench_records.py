@@ -9,9 +9,9 @@
 
 Within each round the two sides take turns request by request (A B, then B A, ...), so drift and
 bursts of load on the machine fall on both; a round gives each side the median of its requests'
-times, and each ratio is computed per round and printed as the median of the rounds with its
-min-max; the times are printed as the median of the rounds with their min-max. PostgreSQL is AIQA_TEST_DATABASE_URL when set, else a throwaway cluster the
-script starts itself (as the tests do).
+times. Times and ratios (computed per round) are printed as the median of the rounds with their
+min-max. PostgreSQL is AIQA_TEST_DATABASE_URL when set, else a throwaway cluster the script starts
+itself (as the tests do).
 
     .venv/bin/python bench/bench_records.py [--rounds 15] [--requests 20] [--backends sqlite,postgresql]
 """

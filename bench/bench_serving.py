@@ -36,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import yaml  # noqa: E402
 
 from aiqa_fixtures import ROOT, LiveServer, tiny_model_builder  # noqa: E402,F811
+from service.config import DEFAULTS  # noqa: E402
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog near the river bank.",
@@ -227,7 +228,6 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=12, help="requests per client per phase and round")
     parser.add_argument("--lm-batch", type=int, default=8, help="the LM's max_batch_size in the service")
-    from service.config import DEFAULTS
     parser.add_argument("--max-wait-ms", type=float, default=DEFAULTS["MAX_WAIT_MS"],
                         help="AIQA_MAX_WAIT_MS of the batching phase: how long a batch waits for company")
     parser.add_argument("--max-gap-ms", type=float, default=DEFAULTS["MAX_GAP_MS"],

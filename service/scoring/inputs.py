@@ -69,8 +69,8 @@ def numbers(values, field: str) -> np.ndarray:
     try:
         converted = np.frombuffer(array.array("d", values), dtype=np.float64)
     except (TypeError, OverflowError):
-        converted = None
-    if converted is not None:
+        pass  # a value that is no number, or an int beyond a float: found by index below
+    else:
         maybe_bools = np.flatnonzero((converted == 0.0) | (converted == 1.0)).tolist()
         if not any(type(values[i]) is bool for i in maybe_bools):
             return converted

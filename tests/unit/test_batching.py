@@ -1,5 +1,6 @@
 """The dynamic batcher with plain functions: batching, order, splitting, backpressure, timeouts."""
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -49,7 +50,6 @@ def test_concurrent_requests_get_their_own_answers_in_order():
 def test_with_a_gap_set_a_batch_closes_when_arrivals_pause_not_at_max_wait():
     """max_gap_ms: requests arriving closer together than the gap share a batch; once none has come
     for the gap, the batch runs, long before max_wait_ms (10 s here) would have ended the wait."""
-    import time
     fn = Recorder()
     batcher = make("t-gap", fn, BatchSettings(max_batch_size=8, max_wait_ms=10_000, max_gap_ms=1000))
     started = time.monotonic()
@@ -67,7 +67,6 @@ def test_with_a_gap_set_a_batch_closes_when_arrivals_pause_not_at_max_wait():
 
 
 def test_without_a_gap_a_lone_request_waits_max_wait():
-    import time
     fn = Recorder()
     batcher = make("t-nogap", fn, BatchSettings(max_batch_size=8, max_wait_ms=300, max_gap_ms=0))
     started = time.monotonic()
