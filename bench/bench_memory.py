@@ -3,7 +3,8 @@ the master's shared imports (AIQA_SHARE_IMPORTS).
 
 Four servers in turn (engine inline/process x shared imports on/off), each with the same profile
 and workers; every worker answers a metric request and a model request first, so it has imported
-what serving needs. Per process: RSS (every resident page it maps, shared ones included), PSS (each
+what serving needs. Then the workers compute rouge and google_bleu, whose libraries (rouge-score,
+nltk) are imported on first use rather than shared, and are measured again ("worker, nltk"). Per process: RSS (every resident page it maps, shared ones included), PSS (each
 shared page divided among the processes that map it: what the process costs the machine) and
 private memory (its own pages, which no other process maps), from /proc/PID/smaps_rollup.
 
@@ -58,6 +59,15 @@ def exercise(server: LiveServer, args) -> None:
         requests.post(server.url + "/v1/classify", json={"model": model, "inputs": ["fine"]}, timeout=60).raise_for_status()
 
 
+def exercise_nltk(server: LiveServer, args) -> None:
+    """Every worker computes the two metrics that import nltk on first use."""
+    for _ in range(4 * args.workers):
+        for metric in ("rouge", "google_bleu"):
+            answer = requests.post(server.url + f"/v1/metrics/{metric}",
+                                   json={"predictions": ["a cat sat"], "references": ["the cat sat"]}, timeout=60)
+            answer.raise_for_status()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="tiny", help="tiny (test models) or a profile name/path")
@@ -73,6 +83,9 @@ def main() -> None:
                     found = {"master": [memory_mb(server.process.pid)]}
                     for pid in sorted(worker_pids(server.process.pid)):
                         found.setdefault(role(pid), []).append(memory_mb(pid))
+                    exercise_nltk(server, args)
+                    found["worker, nltk"] = [memory_mb(pid) for pid in sorted(worker_pids(server.process.pid))
+                                             if role(pid) == "worker"]
                 finally:
                     server.stop()
                 for name, measured in found.items():
@@ -84,7 +97,8 @@ def main() -> None:
         print(f"{engine:<8} {share:<7} {name:<14} {count:>2} {rss:7.0f} {pss:7.0f} {private:8.0f}")
     totals = {}
     for engine, share, name, count, rss, pss, private in rows:
-        totals[engine, share] = totals.get((engine, share), 0) + count * pss
+        if name != "worker, nltk":
+            totals[engine, share] = totals.get((engine, share), 0) + count * pss
     print("\nthe whole server's PSS (what it costs the machine):")
     for (engine, share), total in totals.items():
         print(f"  {engine:<8} shared imports {share:<4} {total:7.0f} MB")

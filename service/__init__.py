@@ -40,7 +40,9 @@ def create_app(test_config=None) -> Flask:
 
 def share_imports() -> None:
     """Import what every worker imports and never changes: the blueprints, the pages, the store, and
-    the metric modules with their libraries (evaluate, datasets, scikit-learn, scipy, sacrebleu, nltk).
+    the metric modules with their libraries (evaluate, datasets, scikit-learn, scipy, sacrebleu). Not
+    nltk, which rouge and google_bleu import on first use, nor alembic, which only a process that
+    migrates imports: every page held here is resident in every worker (tests/unit/test_shared_imports.py).
 
     gunicorn's master calls this before it forks the workers (gunicorn.conf.py), so the workers share
     these pages copy-on-write instead of each importing its own copy: measured with two workers, a

@@ -7,20 +7,21 @@ servers (Kubernetes replicas) share.
 
 Migrations run when a worker starts. One process at a time migrates: PostgreSQL through an advisory
 lock, SQLite through a lock file beside the database; the others wait, then find it at head.
+A database already at head is recognised by one query, without alembic: alembic (~10 MB of a
+worker's memory, bench/bench_memory.py) is imported only by a process that migrates.
 """
 import contextlib
 import fcntl
 import os
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The newest revision in migrations/versions (tests/store/test_migrations.py holds them equal): a new
+# revision changes it too.
+HEAD_REVISION = "0004_lean_case_rows"
 # Any constant: the key of the advisory lock every aiqa process takes to migrate.
 ADVISORY_LOCK = 0x61697161
 BUSY_TIMEOUT_MS = 10_000
@@ -60,24 +61,44 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def alembic_config() -> Config:
+def alembic_config():
+    from alembic.config import Config
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def head_revision() -> str:
+    """The head as alembic reads it from migrations/versions."""
+    from alembic.script import ScriptDirectory
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _stamped(connection)
+
+
+def _stamped(connection) -> str | None:
+    """The revision alembic stamped in the database (None for an empty one), read without alembic."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return versions[0] if len(versions) == 1 else None  # several heads: not this code's single line
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database to `revision`, one process at a time."""
+    """Upgrade the database to `revision`, one process at a time; nothing to do (and no alembic
+    import) when `revision` is head and the database is there already."""
+    if revision == "head" and current_revision(engine) == HEAD_REVISION:
+        return
     with _migration_lock(engine) as connection:
+        if revision == "head":
+            at_head = _stamped(connection) == HEAD_REVISION  # another process migrated it meanwhile
+            connection.commit()  # alembic begins its own transaction
+            if at_head:
+                return
+        from alembic import command
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

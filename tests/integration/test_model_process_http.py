@@ -101,7 +101,7 @@ def test_workers_share_the_metric_libraries_the_master_imported_before_the_fork(
     for pid in worker_pids(engine_server.process.pid) - {model_process(engine_server)}:
         memory = memory_kb(pid)
         # Imported by each worker itself, evaluate and the metric libraries were ~200 MB of its own
-        # (private) in ~290 MB resident; shared with the master, ~30 MB in ~220 MB.
+        # (private) in ~270 MB resident; shared with the master, ~35 MB in ~195 MB.
         assert memory["Private_Clean"] + memory["Private_Dirty"] < memory["Rss"] / 2, memory
 
 

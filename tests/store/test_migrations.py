@@ -3,7 +3,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from service.store.database import current_revision, head_revision, make_engine, upgrade
+from service.store.database import HEAD_REVISION, current_revision, head_revision, make_engine, upgrade
 from service.store.tables import Base
 
 
@@ -11,7 +11,7 @@ def test_an_empty_database_upgrades_to_head_and_matches_the_tables(database_url)
     engine = make_engine(database_url)
     assert current_revision(engine) is None
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0004_lean_case_rows"
+    assert current_revision(engine) == head_revision() == HEAD_REVISION == "0004_lean_case_rows"
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
@@ -112,4 +112,27 @@ def test_evaluations_recorded_before_the_label_rows_keep_their_labels(database_u
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT key, value FROM evaluation_labels ORDER BY key")).all()
     assert rows == [("data", "dev"), ("model", "v2")]
+    engine.dispose()
+
+
+def test_a_process_that_finds_the_database_at_head_imports_no_alembic(database_url):
+    """A worker opening a database another process migrated reads its revision with one query; only
+    a process that migrates imports alembic (about 10 MB of every worker otherwise). A database one
+    revision behind is still migrated, alembic imported for it."""
+    import os
+    import subprocess
+    import sys
+    engine = make_engine(database_url)
+    upgrade(engine, "0003_evaluation_labels")
+    opening = ("import sys; from service.store import Store; store = Store(); store.url = sys.argv[1]; "
+               "assert store.open(), store.error; print('alembic' in sys.modules)")
+
+    def opens() -> str:
+        result = subprocess.run([sys.executable, "-c", opening, database_url], capture_output=True, text=True,
+                                timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+    assert opens() == "True"  # behind head: it migrates
+    assert current_revision(engine) == HEAD_REVISION
+    assert opens() == "False"  # at head: one query
     engine.dispose()

@@ -4,8 +4,6 @@ from collections import Counter
 import datasets
 import evaluate
 import numpy as np
-from nltk.translate import gleu_score
-from nltk.util import everygrams
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 _DESCRIPTION = """
@@ -57,6 +55,7 @@ class GoogleBleu(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, min_len=1, max_len=4):
+        from nltk.translate import gleu_score  # on first use: nltk is ~20 MB a worker (README, "Memory")
         rows = [[refs] if isinstance(refs, str) else list(refs) for refs in references]
         return {"google_bleu": float(gleu_score.corpus_gleu(
             list_of_references=[[tokens(r) for r in row] for row in rows],
@@ -64,6 +63,7 @@ class GoogleBleu(evaluate.Metric):
 
     def _item_statistics(self, predictions, references, min_len=1, max_len=4):
         """Per prediction, corpus_gleu's own terms: the matches and the count of its best reference."""
+        from nltk.util import everygrams
         rows = []
         for prediction, refs in zip(predictions, references):
             hypothesis = Counter(everygrams(tokens(prediction), min_len, max_len))
