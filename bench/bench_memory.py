@@ -4,9 +4,10 @@ the master's shared imports (AIQA_SHARE_IMPORTS).
 Four servers in turn (engine inline/process x shared imports on/off), each with the same profile
 and workers; every worker answers a metric request and a model request first, so it has imported
 what serving needs. Then the workers compute rouge and google_bleu, whose libraries (rouge-score,
-nltk) are imported on first use rather than shared, and are measured again ("worker, nltk"). Per process: RSS (every resident page it maps, shared ones included), PSS (each
-shared page divided among the processes that map it: what the process costs the machine) and
-private memory (its own pages, which no other process maps), from /proc/PID/smaps_rollup.
+nltk) are imported on first use rather than shared, and are measured again ("worker, nltk"). Per
+process: RSS (every resident page it maps, shared ones included), PSS (each shared page divided
+among the processes that map it: what the process costs the machine) and private memory (its own
+pages, which no other process maps), from /proc/PID/smaps_rollup.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_memory.py [--profile tiny|default] [--workers 2]
 """

@@ -55,7 +55,7 @@ class GoogleBleu(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, min_len=1, max_len=4):
-        from nltk.translate import gleu_score  # on first use: nltk is ~20 MB a worker (README, "Memory")
+        from nltk.translate import gleu_score  # on first use: nltk is ~25 MB a worker (service.share_imports)
         rows = [[refs] if isinstance(refs, str) else list(refs) for refs in references]
         return {"google_bleu": float(gleu_score.corpus_gleu(
             list_of_references=[[tokens(r) for r in row] for row in rows],

@@ -60,7 +60,7 @@ class Rouge(evaluate.Metric):
 
     def _item_statistics(self, predictions, references, rouge_types=None, use_stemmer=False, use_aggregator=True):
         """One row per prediction, one F-measure per rouge type."""
-        from rouge_score import rouge_scorer  # on first use: it imports nltk, ~20 MB a worker (README, "Memory")
+        from rouge_score import rouge_scorer  # on first use: with nltk, ~25 MB a worker (service.share_imports)
         types = list(rouge_types or ROUGE_TYPES)
         scorer = rouge_scorer.RougeScorer(types, use_stemmer=use_stemmer)
         rows = []
