@@ -7,8 +7,8 @@ servers (Kubernetes replicas) share.
 
 Migrations run when a worker starts. One process at a time migrates: PostgreSQL through an advisory
 lock, SQLite through a lock file beside the database; the others wait, then find it at head.
-A database already at head is recognised by one query, without alembic: alembic (~10 MB of a
-worker's memory, bench/bench_memory.py) is imported only by a process that migrates.
+A database already at head is recognised by reading its alembic_version table, without alembic:
+alembic (~10 MB of a worker's memory, bench/bench_memory.py) is imported only by a process that migrates.
 """
 import contextlib
 import fcntl

@@ -116,7 +116,7 @@ def test_evaluations_recorded_before_the_label_rows_keep_their_labels(database_u
 
 
 def test_a_process_that_finds_the_database_at_head_imports_no_alembic(database_url):
-    """A worker opening a database another process migrated reads its revision with one query; only
+    """A worker opening a database another process migrated reads its revision from alembic_version; only
     a process that migrates imports alembic (about 10 MB of every worker otherwise). A database one
     revision behind is still migrated, alembic imported for it."""
     import os
@@ -134,5 +134,5 @@ def test_a_process_that_finds_the_database_at_head_imports_no_alembic(database_u
         return result.stdout.strip()
     assert opens() == "True"  # behind head: it migrates
     assert current_revision(engine) == HEAD_REVISION
-    assert opens() == "False"  # at head: one query
+    assert opens() == "False"  # at head: a read of alembic_version
     engine.dispose()
