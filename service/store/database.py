@@ -13,10 +13,12 @@ alembic (~10 MB of a worker's memory, bench/bench_memory.py) is imported only by
 import contextlib
 import fcntl
 import os
+import select
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions (tests/store/test_migrations.py holds them equal): a new
@@ -46,10 +48,32 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=12,
-                             connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+        engine = create_engine(url, pool_size=4, max_overflow=12, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+        event.listen(engine, "checkout", _unless_ended)
+        return engine
     raise ValueError(f"AIQA_DATABASE_URL: unsupported database {parsed.get_backend_name()!r}; "
                      "use sqlite:///path or postgresql://user@host/db")
+
+
+def _unless_ended(dbapi_connection, _record, _proxy) -> None:
+    """Pool checkout on PostgreSQL: hand out a pooled connection only if the server has not ended it
+    (a restart, pg_terminate_backend, an idle timeout), else the pool replaces it with a new one.
+
+    An idle connection has nothing to read; one the server ended has the server's goodbye and the end
+    of the stream waiting on its socket. A poll of the socket, without waiting, tells the two apart at
+    the cost of a system call, where pool_pre_ping sends a SELECT 1 on every checkout: a round trip per
+    request, more than the statement of a write on a database on another host, and a tenth of a
+    millisecond of every recorded run on this one (bench/bench_records.py). Something readable that
+    is not the end (a notice, a changed server parameter) is settled by such a ping."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+        if not poller.poll(0):
+            return
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as exc:  # the connection is closed, or its ping failed: a new one is made
+        raise DisconnectionError(f"the server ended this connection: {exc}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

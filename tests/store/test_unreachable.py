@@ -1,6 +1,7 @@
 """A database that cannot be reached at start: the service starts, says why it is not ready, and
 scores; only the requests that need the store are refused, with 503 and a Retry-After."""
 import socket
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -72,16 +73,19 @@ def test_recording_resumes_once_the_database_is_back_without_a_restart(postgres_
 
 
 def _drop_connections(postgres_server, database: str) -> int:
-    """What a database restart does to a pool: the server ends every session of `database`."""
+    """What a database restart does to a pool: the server ends every session of `database` (and
+    each has ended when this returns: pg_terminate_backend with a timeout waits for it)."""
     with postgres_server.connect() as admin:
         admin.autocommit = True
-        return len(admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchall())
+        ended = admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                              "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchall()
+        assert all(done for (done,) in ended)
+        return len(ended)
 
 
 def test_writes_and_reads_after_the_database_dropped_the_pooled_connections(postgres_server, tmp_path):
-    """A pooled connection the server ended (a restart) costs no request: the pool pings a connection
-    before handing it out and replaces one that does not answer."""
+    """A pooled connection the server ended (a restart) costs no request: the pool looks at a
+    connection before handing it out and replaces one the server has ended."""
     from runs_data import run
     from service import create_app
     from sqlalchemy.engine import make_url
@@ -101,3 +105,41 @@ def test_writes_and_reads_after_the_database_dropped_the_pooled_connections(post
     assert listed.status_code == 200 and [r["id"] for r in listed.get_json()["runs"]] == ["after", "before"]
     assert len(api.get("/v1/evaluations").get_json()["evaluations"]) == 1
     app.extensions["aiqa.store"].engine.dispose()
+
+
+def _backend(postgres_server, pid: int) -> tuple[str, str]:
+    with postgres_server.connect() as admin:
+        return admin.execute("SELECT state, query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+
+
+def test_a_pooled_connection_is_handed_out_without_a_round_trip_and_kept_when_it_only_has_news(postgres_server):
+    """Checking out a live pooled connection sends the server nothing (its backend's last statement is
+    still the caller's own, not a ping); one with something to read that is not the end (here a
+    notification) is pinged, found alive and kept; one the server ended is replaced."""
+    from service.store.database import make_engine
+    engine = make_engine(postgres_server.create_database("checkout_without_ping"))
+
+    def checkout():
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    try:
+        with checkout() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            connection.exec_driver_sql("LISTEN aiqa_news")
+        for number in range(3):
+            with checkout() as connection:
+                assert _backend(postgres_server, pid)[1] == ("LISTEN aiqa_news" if number == 0 else "SELECT 'mine'")
+                connection.exec_driver_sql("SELECT 'mine'")
+        import psycopg
+        plain_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(plain_url, autocommit=True) as other:  # a notification stays in its database
+            other.execute("NOTIFY aiqa_news, 'hello'")
+        time.sleep(0.2)  # the notification reaches the idle connection's socket
+        with checkout() as connection:
+            assert _backend(postgres_server, pid) == ("idle", "ROLLBACK")  # the ping: SELECT 1, ROLLBACK
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() == pid
+        assert _drop_connections(postgres_server, engine.url.database) == 1
+        with checkout() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+    finally:
+        engine.dispose()
