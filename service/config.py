@@ -3,6 +3,7 @@
 Nothing is read at import time: `load_config` is called by `create_app`.
 """
 import json
+import math
 import os
 
 DEFAULTS = {
@@ -95,16 +96,23 @@ DEFAULTS = {
 }
 
 PREFIX = "AIQA_"
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def _coerce(raw: str, default):
     """Read an environment string as the type of its default."""
     if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        word = raw.strip().lower()
+        if word not in TRUE | FALSE:  # a typo is refused, not read as false
+            raise ValueError(f"not one of {', '.join(sorted(TRUE | FALSE))}")
+        return word in TRUE
     if isinstance(default, int):
         return int(raw)
     if isinstance(default, float):
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
     if isinstance(default, (list, dict)):
         return json.loads(raw)
     return raw

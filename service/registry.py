@@ -189,11 +189,15 @@ class ModelRegistry(ModelLookup):
 
     def _load(self, slot: Slot) -> None:
         from .models import DERIVED, LOADERS, resolve_device, resolve_dtype
+        from .models.options import problems
         from .models.sources import resolve
         spec = slot.spec
         slot.state = LOADING
         started = time.perf_counter()
         try:
+            wrong = problems(spec.task, spec.options)
+            if wrong:  # before any weights load: a typo costs no minutes
+                raise ValueError(f"{'; '.join(wrong)} (profile options of model {spec.name!r})")
             if spec.task in DERIVED:
                 base = self.slots.get(spec.base)
                 if base is None or base.state != READY:

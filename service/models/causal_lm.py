@@ -26,7 +26,6 @@ CONTENT_FREE_INPUTS = ("N/A", "")
 # Predicted positions sent through the LM head at once: bounds the [positions, vocabulary] logits.
 HEAD_SLICE = 2048
 CALIBRATIONS_KEPT = 256
-GENERATION_BACKENDS = ("transformers", "llama.cpp", "auto")
 # llama.cpp's default max_tokens_in_flight, split evenly between the rows (each has a cache of its own,
 # allocated up front): 16 rows of 1,024 tokens, 377 MB for SmolLM2-135M.
 LLAMA_TOKENS_IN_FLIGHT = 16384
@@ -98,14 +97,6 @@ class CausalLM(ModelWrapper):
         self.use_chat_template = bool(spec.options.get("chat_template", tokenizer.chat_template is not None))
         self._calibrations: dict[tuple, np.ndarray] = {}
         self.span_qa = SpanQA(self)
-        for option in ("max_generation_rows", "max_tokens_in_flight"):
-            value = spec.options.get(option)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"option {option} of {self.name!r} must be a positive integer, not {value!r}")
-        backend = spec.options.get("generation_backend", "transformers")
-        if backend not in GENERATION_BACKENDS:
-            raise ValueError(f"option generation_backend of {self.name!r} must be one of "
-                             f"{', '.join(GENERATION_BACKENDS)}, not {backend!r}")
 
     def warmup(self) -> None:
         self.perplexity(["Warm-up text for the model."])
