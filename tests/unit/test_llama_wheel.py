@@ -1,0 +1,77 @@
+"""llama-cpp-python's build for this CPU (scripts/llama/build_wheel.py, run by `make install`).
+
+The kernels are chosen from the CPU's flags (AMX only where every flag its build executes is there),
+the wheel folder's name changes with what went into the build, the AMX patch is the one the build
+applies, and the library `make install` put in this environment has the kernels this CPU was given.
+"""
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("build_wheel", ROOT / "scripts" / "llama" / "build_wheel.py")
+build_wheel = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_wheel)
+
+SAPPHIRE_RAPIDS = ("fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2 bmi2 avx512f avx512dq avx512bw avx512vl avx512cd "
+                   "avx512_vnni avx512_bf16 avx_vnni amx_bf16 amx_tile amx_int8")
+
+
+def cpuinfo(tmp_path, flags: str) -> Path:
+    path = tmp_path / "cpuinfo"
+    path.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    return path
+
+
+def test_auto_builds_amx_kernels_only_where_every_flag_they_use_is_there(tmp_path):
+    assert build_wheel.choose("auto", build_wheel.cpu_flags(cpuinfo(tmp_path, SAPPHIRE_RAPIDS))) == "amx"
+    for missing in ("amx_int8", "amx_tile", "avx512_vnni", "avx512_bf16", "avx512bw"):
+        flags = build_wheel.cpu_flags(cpuinfo(tmp_path, SAPPHIRE_RAPIDS.replace(f" {missing}", "")))
+        assert missing not in flags
+        assert build_wheel.choose("auto", flags) == "avx2", missing
+    assert build_wheel.choose("auto", build_wheel.cpu_flags(cpuinfo(tmp_path, "fpu sse avx avx2 fma f16c"))) == "avx2"
+    assert build_wheel.choose("auto", build_wheel.cpu_flags(tmp_path / "no-such-file")) == "avx2"
+    assert build_wheel.choose("avx2", build_wheel.cpu_flags(cpuinfo(tmp_path, SAPPHIRE_RAPIDS))) == "avx2"
+    assert build_wheel.choose("amx", set()) == "amx"
+
+
+def test_the_wheel_folder_is_named_by_version_kernels_flags_and_patches(tmp_path, monkeypatch):
+    root = tmp_path / "wheels"
+    avx2, amx = (build_wheel.folder(root, "0.3.36", kernels) for kernels in ("avx2", "amx"))
+    assert avx2.parent == root and avx2.name.startswith("llama-cpp-python-0.3.36-avx2-")
+    assert amx.name.startswith("llama-cpp-python-0.3.36-amx-") and amx != avx2
+    assert build_wheel.folder(root, "0.3.37", "amx") != amx
+    patch = tmp_path / "changed.patch"
+    patch.write_bytes(build_wheel.KERNELS["amx"][1][0].read_bytes() + b"\n")
+    monkeypatch.setitem(build_wheel.KERNELS, "amx", (build_wheel.KERNELS["amx"][0], [patch]))
+    assert build_wheel.folder(root, "0.3.36", "amx") != amx  # a changed patch is another build
+
+
+def test_the_amx_patch_makes_the_tile_configuration_reach_memory(tmp_path):
+    """The patch applies to the function it mends (a copy of its context lines here; `make install`
+    applies it to the sdist itself) and adds the barrier before _tile_loadconfig."""
+    import subprocess
+    [patch] = build_wheel.KERNELS["amx"][1]
+    text = patch.read_text()
+    assert "+++ b/vendor/llama.cpp/ggml/src/ggml-cpu/amx/mmq.cpp" in text
+    source = tmp_path / "vendor/llama.cpp/ggml/src/ggml-cpu/amx/mmq.cpp"
+    source.parent.mkdir(parents=True)
+    hunk = text[text.index("@@"):].splitlines()[1:]
+    source.write_text("\n".join(["// above"] * 219 + [line[1:] for line in hunk if not line.startswith("+")]) + "\n")
+    subprocess.run(["patch", "--quiet", "--forward", "-p1", "-d", str(tmp_path)], input=patch.read_bytes(), check=True)
+    mended = source.read_text()
+    assert mended.index('__asm__ __volatile__("" : : "r"(&tc) : "memory");') < mended.index("_tile_loadconfig(&tc);")
+
+
+def test_the_installed_llama_cpp_has_the_kernels_make_install_chose_for_this_cpu():
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make install`")
+    llama_cpp.llama_backend_init()
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AVX2 = 1" in info
+    # `make install LLAMA_KERNELS=avx2` (the Makefile exports it to the tests) forces the portable build.
+    if build_wheel.choose(os.environ.get("LLAMA_KERNELS", "auto"), build_wheel.cpu_flags()) == "amx":
+        assert "AMX_INT8 = 1" in info, info
+    else:
+        assert "AMX_INT8 = 1" not in info, info
