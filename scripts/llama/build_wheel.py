@@ -15,6 +15,8 @@ Kernels (docs/decisions.md has the measurements):
   auto  amx where /proc/cpuinfo has every flag the amx build uses, else avx2 (the default).
 
 A build takes about 5 minutes on 2 cores; it is written to FOLDER.partial and moved in place whole.
+Only the folder goes to standard output (the Makefile reads it); pip's and patch's output goes to
+standard error.
 """
 import argparse
 import hashlib
@@ -74,18 +76,19 @@ def build(version: str, kernels: str, target: Path) -> None:
         source = f"llama-cpp-python=={version}"
         if patches:
             subprocess.run(pip + ["download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", tmp, source],
-                           check=True)
+                           check=True, stdout=sys.stderr)
             [sdist] = Path(tmp).glob("*.tar.gz")
             with tarfile.open(sdist) as archive:
                 archive.extractall(tmp, filter="data")
             [tree] = [p for p in Path(tmp).iterdir() if p.is_dir()]
             for patch in patches:
                 with patch.open("rb") as diff:
-                    subprocess.run(["patch", "--quiet", "--forward", "-p1", "-d", str(tree)], stdin=diff, check=True)
+                    subprocess.run(["patch", "--quiet", "--forward", "-p1", "-d", str(tree)], stdin=diff, check=True,
+                                   stdout=sys.stderr)
             source = str(tree)
         print(f"building llama-cpp-python {version} ({kernels} kernels, about 5 minutes on 2 cores)", file=sys.stderr)
         subprocess.run(pip + ["wheel", "--quiet", "--no-deps", "--no-cache-dir", "-w", str(partial), source],
-                       check=True, env=env)
+                       check=True, env=env, stdout=sys.stderr)  # stdout carries only the folder
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
 
