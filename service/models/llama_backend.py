@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 # What /v1/models says of this backend's texts.
 REPRODUCIBLE = ("greedy text, and sampled text with a seed, are the same alone or beside other requests (a row's "
-                "logits are the same bits); not the transformers backend's text, which uses float32 weights")
+                "logits are the same bits); not the transformers backend's text, which uses float32 weights, and "
+                "not always a machine's with other llama.cpp kernels (AMX or AVX2), which can choose otherwise "
+                "where two tokens are nearly tied")
 INSTALL_HINT = ("install llama-cpp-python: `make install` builds it with kernels for this CPU "
                 "(scripts/llama/build_wheel.py prints the folder of the wheel it built; pip install it from there)")
 # llama.cpp's log levels (ggml_log_level) passed on to ours; its information lines are dropped.
