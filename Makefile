@@ -12,9 +12,9 @@ NEWMAN := .cache/node/node_modules/.bin/newman
 export PIP_CONSTRAINT := $(CURDIR)/constraints/cpu.txt
 export HF_HUB_OFFLINE := 1
 # llama-cpp-python (the extra `llama`, same pin) is built from source once per machine, into a wheel
-# folder named by its version, kernels and patches (scripts/llama/build_wheel.py). LLAMA_KERNELS=auto
-# builds Intel AMX kernels where the CPU has them (patched: scripts/llama/amx-tile-config.patch) and
-# portable AVX2 ones elsewhere; `make install LLAMA_KERNELS=avx2` forces the portable build.
+# folder named by its version, kernels and patches (scripts/llama/build_wheel.py), from its sdist with
+# the patches in scripts/llama/ applied. LLAMA_KERNELS=auto builds Intel AMX kernels where the CPU has
+# them and portable AVX2 ones elsewhere; `make install LLAMA_KERNELS=avx2` forces the portable build.
 LLAMA_VERSION := 0.3.36
 export LLAMA_KERNELS ?= auto
 export TRANSFORMERS_OFFLINE := 1
@@ -26,7 +26,7 @@ export TOKENIZERS_PARALLELISM := false
 install: $(STAMP)
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt scripts/llama/build_wheel.py \
-		scripts/llama/amx-tile-config.patch
+		$(wildcard scripts/llama/*.patch)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0

@@ -10,9 +10,10 @@ Kernels (docs/decisions.md has the measurements):
   avx2  portable x86-64 kernels (AVX2, FMA, F16C): any x86-64 CPU of the last ten years.
   amx   AVX-512 and Intel AMX int8 kernels, for CPUs whose flags have amx_int8 (Xeon Sapphire Rapids
         and later): a decode step of 8 rows costs about half as much, of 16 a third. llama.cpp's AMX
-        code needs the patches in scripts/llama/ (amx-tile-config.patch says why), so this variant
-        is built from the sdist, patched.
+        code needs amx-tile-config.patch (it says why).
   auto  amx where /proc/cpuinfo has every flag the amx build uses, else avx2 (the default).
+Both are built from the sdist with the patches in scripts/llama/ applied; q4_1-tiled-products.patch
+gives Q4_1 weights a tiled kernel for batches of rows where AMX does not take them.
 
 A build takes about 5 minutes on 2 cores; it is written to FOLDER.partial and moved in place whole.
 Only the folder goes to standard output (the Makefile reads it); pip's and patch's output goes to
@@ -30,11 +31,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PORTABLE = ["-DGGML_NATIVE=OFF", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON"]
+# Both are built from the sdist, patched: q4_1-tiled-products.patch gives Q4_1 weights (SmolLM2's file)
+# a tiled kernel for batches of rows, amx-tile-config.patch mends the AMX kernels.
 KERNELS = {
-    "avx2": (PORTABLE, []),
+    "avx2": (PORTABLE, [HERE / "q4_1-tiled-products.patch"]),
     "amx": (PORTABLE + ["-DGGML_AVX512=ON", "-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_BF16=ON", "-DGGML_AVX_VNNI=ON",
                         "-DGGML_AMX_TILE=ON", "-DGGML_AMX_INT8=ON", "-DGGML_AMX_BF16=ON"],
-            [HERE / "amx-tile-config.patch"]),
+            [HERE / "q4_1-tiled-products.patch", HERE / "amx-tile-config.patch"]),
 }
 # What the amx build executes: a CPU without one of these would fault in it.
 AMX_FLAGS = {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16",

@@ -103,6 +103,28 @@ def own_context(lm):
     return LlamaCppContext(lm.llama.path, rows=1, window=256, threads=torch.get_num_threads())
 
 
+def test_a_rows_logits_are_the_same_bits_alone_and_in_steps_of_any_size(lm):
+    """A decode step of one row and one of many take different matrix-product kernels in llama.cpp
+    (for batches, a tiled one: on AVX2 builds for Q4_1 weights scripts/llama/q4_1-tiled-products.patch
+    adds it); each must sum a row's products the same way, or texts would change beside others."""
+    import torch
+
+    from service.models.llama_backend import LlamaCppContext
+    context = LlamaCppContext(lm.llama.path, rows=16, window=64, threads=torch.get_num_threads())
+    prompts = [lm.encode(lm.chat([{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]), special_tokens=False)
+               for i in range(16)]
+    for others in (0, 1, 2, 4, 7, 15):
+        context.clear()
+        for row in range(others + 1):
+            prompt = prompts[row]
+            context.decode([(t, p, row, False) for p, t in enumerate(prompt)])
+        logits = context.decode([(500 + row, len(prompts[row]), row, True) for row in range(others + 1)])
+        if not others:
+            alone = logits[0]
+        assert np.array_equal(logits[0], alone), others
+        assert not np.array_equal(logits[0], logits[others]) or not others
+
+
 def test_greedy_choices_part_from_the_transformers_backend_only_at_near_ties(lm, own_context):
     """The transformers backend's greedy text, read by llama.cpp: at nearly every step llama.cpp's
     own choice is the same token, and where it is not, the transformers token is within 0.35 nats
