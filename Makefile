@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints/cpu.txt scrip
 	$(PIP) install --quiet torch==2.13.0
 	# The client first: the service imports its run comparison (aiqa_client.comparison).
 	$(PIP) install --quiet -e clients/python
-	# llama.cpp: about 5 minutes on 2 cores the first time on a machine, then from its wheel folder.
+	# llama.cpp: about 6 minutes on 2 cores the first time on a machine, then from its wheel folder.
 	# The wheel from its folder only (replacing a build with other kernels), then its dependencies.
 	wheels=$$($(PY) scripts/llama/build_wheel.py $(LLAMA_VERSION) $(HOME)/.cache/aiqa/wheels --kernels $(LLAMA_KERNELS)) && \
 	  $(PIP) install --quiet --force-reinstall --no-deps --no-index --find-links $$wheels llama-cpp-python==$(LLAMA_VERSION) && \

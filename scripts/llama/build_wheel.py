@@ -15,7 +15,7 @@ Kernels (docs/decisions.md has the measurements):
 Both are built from the sdist with the patches in scripts/llama/ applied; q4_1-tiled-products.patch
 gives Q4_1 weights a tiled kernel for batches of rows where AMX does not take them.
 
-A build takes about 5 minutes on 2 cores; it is written to FOLDER.partial and moved in place whole.
+A build takes about 6 minutes on 2 cores; it is written to FOLDER.partial and moved in place whole.
 Only the folder goes to standard output (the Makefile reads it); pip's and patch's output goes to
 standard error.
 """
@@ -89,7 +89,7 @@ def build(version: str, kernels: str, target: Path) -> None:
                     subprocess.run(["patch", "--quiet", "--forward", "-p1", "-d", str(tree)], stdin=diff, check=True,
                                    stdout=sys.stderr)
             source = str(tree)
-        print(f"building llama-cpp-python {version} ({kernels} kernels, about 5 minutes on 2 cores)", file=sys.stderr)
+        print(f"building llama-cpp-python {version} ({kernels} kernels, about 6 minutes on 2 cores)", file=sys.stderr)
         subprocess.run(pip + ["wheel", "--quiet", "--no-deps", "--no-cache-dir", "-w", str(partial), source],
                        check=True, env=env, stdout=sys.stderr)  # stdout carries only the folder
     shutil.rmtree(target, ignore_errors=True)
