@@ -31,8 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PORTABLE = ["-DGGML_NATIVE=OFF", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON"]
-# Both are built from the sdist, patched: q4_1-tiled-products.patch gives Q4_1 weights (SmolLM2's file)
-# a tiled kernel for batches of rows, amx-tile-config.patch mends the AMX kernels.
+# The CMake flags and the patches of each build (the module's docstring says why).
 KERNELS = {
     "avx2": (PORTABLE, [HERE / "q4_1-tiled-products.patch"]),
     "amx": (PORTABLE + ["-DGGML_AVX512=ON", "-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_BF16=ON", "-DGGML_AVX_VNNI=ON",
@@ -76,21 +75,18 @@ def build(version: str, kernels: str, target: Path) -> None:
     env = dict(os.environ, CMAKE_ARGS=" ".join(args))
     pip = [sys.executable, "-m", "pip"]
     with tempfile.TemporaryDirectory() as tmp:
-        source = f"llama-cpp-python=={version}"
-        if patches:
-            subprocess.run(pip + ["download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", tmp, source],
-                           check=True, stdout=sys.stderr)
-            [sdist] = Path(tmp).glob("*.tar.gz")
-            with tarfile.open(sdist) as archive:
-                archive.extractall(tmp, filter="data")
-            [tree] = [p for p in Path(tmp).iterdir() if p.is_dir()]
-            for patch in patches:
-                with patch.open("rb") as diff:
-                    subprocess.run(["patch", "--quiet", "--forward", "-p1", "-d", str(tree)], stdin=diff, check=True,
-                                   stdout=sys.stderr)
-            source = str(tree)
+        subprocess.run(pip + ["download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", tmp,
+                              f"llama-cpp-python=={version}"], check=True, stdout=sys.stderr)
+        [sdist] = Path(tmp).glob("*.tar.gz")
+        with tarfile.open(sdist) as archive:
+            archive.extractall(tmp, filter="data")
+        [tree] = [p for p in Path(tmp).iterdir() if p.is_dir()]
+        for patch in patches:
+            with patch.open("rb") as diff:
+                subprocess.run(["patch", "--quiet", "--forward", "-p1", "-d", str(tree)], stdin=diff, check=True,
+                               stdout=sys.stderr)
         print(f"building llama-cpp-python {version} ({kernels} kernels, about 6 minutes on 2 cores)", file=sys.stderr)
-        subprocess.run(pip + ["wheel", "--quiet", "--no-deps", "--no-cache-dir", "-w", str(partial), source],
+        subprocess.run(pip + ["wheel", "--quiet", "--no-deps", "--no-cache-dir", "-w", str(partial), str(tree)],
                        check=True, env=env, stdout=sys.stderr)  # stdout carries only the folder
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
